@@ -1,0 +1,183 @@
+// Package higgsfield is the client for the Higgsfield generation API: submit,
+// status, cancel, upload and estimate, with typed errors and the retry rules
+// that keep a generation from being charged twice.
+package higgsfield
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Request statuses as the API spells them. "cancelled" is normalised to
+// StatusCanceled by ParseStatus.
+const (
+	StatusQueued     = "queued"
+	StatusInProgress = "in_progress"
+	StatusCompleted  = "completed"
+	StatusFailed     = "failed"
+	StatusNSFW       = "nsfw"
+	StatusCanceled   = "canceled"
+)
+
+// Status is one answer of the status endpoint (or one webhook body): the
+// request's state and, once completed, the outputs to download.
+type Status struct {
+	RequestID string `json:"request_id"`
+	Status    string `json:"status"`
+	StatusURL string `json:"status_url,omitempty"`
+	CancelURL string `json:"cancel_url,omitempty"`
+	// Error is the API's message for a failed request, flattened to text.
+	Error     string `json:"error,omitempty"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+	// Outputs lists every downloadable URL in the body, in a stable order:
+	// images, video, audio, audios, then any other {url} fields by key.
+	Outputs []Output `json:"-"`
+	// Raw is the body as received.
+	Raw json.RawMessage `json:"-"`
+}
+
+// Output is one downloadable artifact of a completed request.
+type Output struct {
+	URL         string `json:"url"`
+	ContentType string `json:"content_type,omitempty"`
+	// Field says where in the body it was found, e.g. "images[0]" or "video".
+	Field string `json:"field"`
+}
+
+// Terminal reports whether the status is final. Unknown statuses are not.
+func Terminal(status string) bool {
+	switch status {
+	case StatusCompleted, StatusFailed, StatusNSFW, StatusCanceled:
+		return true
+	}
+	return false
+}
+
+// Terminal reports whether s is final.
+func (s *Status) Terminal() bool { return s != nil && Terminal(s.Status) }
+
+// NormalizeStatus lower-cases a status and maps "cancelled" to "canceled".
+func NormalizeStatus(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "cancelled" {
+		return StatusCanceled
+	}
+	return s
+}
+
+// ParseStatus decodes a status or webhook body. It tolerates unknown fields,
+// an error given as an object, and outputs of any kind.
+func ParseStatus(data []byte) (*Status, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return nil, fmt.Errorf("decoding status: %w", err)
+	}
+	st := &Status{Raw: json.RawMessage(append([]byte(nil), data...))}
+	str := func(key string) string {
+		var v string
+		if raw, ok := fields[key]; ok {
+			_ = json.Unmarshal(raw, &v)
+		}
+		return v
+	}
+	st.RequestID = str("request_id")
+	st.Status = NormalizeStatus(str("status"))
+	st.StatusURL = str("status_url")
+	st.CancelURL = str("cancel_url")
+	st.ExpiresAt = str("expires_at")
+	if raw, ok := fields["error"]; ok {
+		st.Error = flattenMessage(raw)
+	}
+	if st.Status == "" {
+		return nil, fmt.Errorf("decoding status: no status field")
+	}
+	st.Outputs = extractOutputs(fields)
+	return st, nil
+}
+
+// maxOutputs bounds how many outputs one body may yield, so a hostile body
+// cannot make hf start an unbounded number of downloads.
+const maxOutputs = 64
+
+var knownNonOutput = map[string]bool{
+	"request_id": true, "status": true, "status_url": true, "cancel_url": true,
+	"error": true, "expires_at": true,
+}
+
+func extractOutputs(fields map[string]json.RawMessage) []Output {
+	order := []string{"images", "video", "videos", "audio", "audios"}
+	seen := map[string]bool{}
+	var rest []string
+	for k := range fields {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	keys := append([]string{}, order...)
+	keys = append(keys, rest...)
+	var out []Output
+	for _, k := range keys {
+		if seen[k] || knownNonOutput[k] {
+			continue
+		}
+		seen[k] = true
+		raw, ok := fields[k]
+		if !ok {
+			continue
+		}
+		out = append(out, outputsIn(k, raw)...)
+		if len(out) >= maxOutputs {
+			return out[:maxOutputs]
+		}
+	}
+	return out
+}
+
+type media struct {
+	URL         string `json:"url"`
+	ContentType string `json:"content_type"`
+}
+
+func outputsIn(key string, raw json.RawMessage) []Output {
+	var one media
+	if json.Unmarshal(raw, &one) == nil && one.URL != "" {
+		return []Output{{URL: one.URL, ContentType: one.ContentType, Field: key}}
+	}
+	var many []json.RawMessage
+	if json.Unmarshal(raw, &many) != nil {
+		return nil
+	}
+	var out []Output
+	for i, item := range many {
+		var m media
+		if json.Unmarshal(item, &m) == nil && m.URL != "" {
+			out = append(out, Output{URL: m.URL, ContentType: m.ContentType, Field: fmt.Sprintf("%s[%d]", key, i)})
+		}
+		if len(out) >= maxOutputs {
+			break
+		}
+	}
+	return out
+}
+
+// flattenMessage turns an error value (string, object with a message, or
+// anything else) into one line of text.
+func flattenMessage(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) == nil {
+		for _, k := range []string{"detail", "message", "error", "msg"} {
+			if v, ok := obj[k]; ok {
+				return flattenMessage(v)
+			}
+		}
+	}
+	if string(raw) == "null" {
+		return ""
+	}
+	return string(raw)
+}
