@@ -1,0 +1,70 @@
+// Package cancel implements `hf cancel ID`: cancel a request that is still queued.
+package cancel
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/journal"
+	"github.com/hf-cli/hf/pkg/ui"
+)
+
+// Options are the parsed flags of `hf cancel`.
+type Options struct {
+	IO        *ui.IOStreams
+	Factory   *cmdutil.Factory
+	RequestID string
+}
+
+// NewCmdCancel builds `hf cancel`. runF replaces the run step in tests.
+func NewCmdCancel(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Factory: f}
+	return &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a request that is still queued",
+		Long: `Cancel a request. Only queued requests can be canceled (and are refunded);
+one that has started runs to the end.`,
+		Args: cmdutil.ExactArgs(1, "cancel needs exactly one request ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RequestID = args[0]
+			if err := cmdutil.RequestIDArg(opts.RequestID); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(cmd, opts)
+		},
+	}
+}
+
+func run(cmd *cobra.Command, opts *Options) error {
+	client, err := opts.Factory.Client(cmdutil.ClientOptions{})
+	if err != nil {
+		return err
+	}
+	var cancelURL string
+	j, jerr := opts.Factory.Journal(false)
+	if jerr == nil {
+		if e, ok, _ := j.Lookup(opts.RequestID); ok {
+			cancelURL = e.CancelURL
+		}
+	}
+	if err := client.Cancel(cmd.Context(), opts.RequestID, cancelURL); err != nil {
+		var ae *higgsfield.APIError
+		if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
+			return fmt.Errorf("%s has already started and can no longer be canceled (%w)", opts.RequestID, err)
+		}
+		return err
+	}
+	if jerr == nil {
+		_ = j.Append(journal.Record{Event: "status", RequestID: opts.RequestID, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "hf: canceled %s\n", opts.RequestID)
+	return nil
+}

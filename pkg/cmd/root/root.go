@@ -1,0 +1,217 @@
+// Package root builds the hf command tree, owns the global flags, and maps
+// every error to its exit code in one place (ExitCode).
+package root
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	cancelcmd "github.com/hf-cli/hf/pkg/cmd/cancel"
+	"github.com/hf-cli/hf/pkg/cmd/download"
+	"github.com/hf-cli/hf/pkg/cmd/generate"
+	"github.com/hf-cli/hf/pkg/cmd/history"
+	"github.com/hf-cli/hf/pkg/cmd/status"
+	"github.com/hf-cli/hf/pkg/cmd/version"
+	"github.com/hf-cli/hf/pkg/cmd/wait"
+	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/config"
+	dl "github.com/hf-cli/hf/pkg/download"
+	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/ui"
+)
+
+// Exit codes, as documented in the README.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitFailed      = 3
+	ExitNSFW        = 4
+	ExitCanceled    = 5
+	ExitAuth        = 6
+	ExitDownload    = 7
+	ExitTimeout     = 124
+	ExitInterrupted = 130
+)
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hf <command>",
+		Short: "Generate images and videos with the Higgsfield API",
+		Long: `hf submits a generation to the Higgsfield API, learns the moment it
+finishes, and downloads the result. Paths of saved files go to stdout;
+progress goes to stderr.`,
+		Example: `  hf generate higgsfield-ai/soul/standard --prompt "a lighthouse at dawn"
+  hf generate --sandbox higgsfield-ai/soul/standard --prompt "try it offline"
+  hf wait 3f1c…  # pick a request up again
+  hf history`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       f.Version,
+	}
+	cmd.SetOut(f.IOStreams.Out)
+	cmd.SetErr(f.IOStreams.ErrOut)
+	cmd.SetVersionTemplate("hf {{.Version}}\n")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &cmdutil.FlagError{Err: err, Hint: "see: " + c.CommandPath() + " --help"}
+	})
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.APIKey, "api-key", "", "API key id, or KEY_ID:KEY_SECRET (default: $HF_KEY, $HF_API_KEY, config file)")
+	pf.StringVar(&f.APISecret, "api-secret", "", "API key secret")
+	pf.StringVar(&f.BaseURL, "base-url", "", "API base URL (default: $HF_BASE_URL or "+higgsfield.DefaultBaseURL+")")
+	pf.BoolVar(&f.Debug, "debug", false, "log each HTTP exchange to stderr, credentials redacted (or HF_DEBUG=1)")
+
+	cmd.AddCommand(
+		generate.NewCmdGenerate(f, nil),
+		status.NewCmdStatus(f, nil),
+		wait.NewCmdWait(f, nil),
+		download.NewCmdDownload(f, nil),
+		cancelcmd.NewCmdCancel(f, nil),
+		history.NewCmdHistory(f, nil),
+		version.NewCmdVersion(f),
+	)
+	return cmd
+}
+
+// Main runs hf with args and returns the process exit code. The first
+// SIGINT cancels the command's context with job.ErrInterrupt (the job then
+// cancels a queued request or detaches); a second one exits at once.
+func Main(ver string, args []string) int {
+	ios := ui.System()
+	f := &cmdutil.Factory{IOStreams: ios, Version: ver}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for range sigs {
+			n++
+			if n == 1 {
+				cancel(job.ErrInterrupt)
+				continue
+			}
+			fmt.Fprintln(ios.ErrOut, "hf: interrupted again, exiting now")
+			os.Exit(ExitInterrupted)
+		}
+	}()
+	cmd := NewCmdRoot(f)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	return Report(ios, err)
+}
+
+// Report prints err (reason first, hint muted after) and returns the exit code.
+func Report(ios *ui.IOStreams, err error) int {
+	code := ExitCode(err)
+	var silent *cmdutil.SilentError
+	if err == nil || errors.As(err, &silent) {
+		return code
+	}
+	st := ui.NewStyles(ios.ColorEnabled())
+	fmt.Fprintln(ios.ErrOut, ui.FormatError(st, err.Error(), Hint(err)))
+	return code
+}
+
+// ExitCode maps an error to hf's exit code. It is the only place that does.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var (
+		silent   *cmdutil.SilentError
+		flagErr  *cmdutil.FlagError
+		outcome  *job.OutcomeError
+		timeout  *job.TimeoutError
+		dlErr    *job.DownloadError
+		intr     *job.InterruptedError
+		exists   *dl.ExistsError
+		missing  *config.MissingCredentialsError
+		apiError *higgsfield.APIError
+	)
+	switch {
+	case errors.As(err, &silent):
+		return silent.Code
+	case errors.As(err, &intr):
+		return ExitInterrupted
+	case errors.As(err, &timeout):
+		return ExitTimeout
+	case errors.As(err, &dlErr):
+		return ExitDownload
+	case errors.As(err, &outcome):
+		switch outcome.Status {
+		case higgsfield.StatusNSFW:
+			return ExitNSFW
+		case higgsfield.StatusCanceled:
+			return ExitCanceled
+		}
+		return ExitFailed
+	case errors.As(err, &flagErr), errors.As(err, &exists), errors.As(err, &missing):
+		return ExitUsage
+	case errors.As(err, &apiError):
+		switch apiError.StatusCode {
+		case http.StatusBadRequest, http.StatusUnprocessableEntity:
+			return ExitUsage
+		case http.StatusUnauthorized, http.StatusPaymentRequired, http.StatusForbidden:
+			return ExitAuth
+		}
+		return ExitError
+	case isUsage(err):
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// isUsage recognises cobra's own argument errors, which carry no type.
+func isUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires exactly", "unknown flag", "unknown shorthand flag", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Hint suggests what to do about err, or "".
+func Hint(err error) string {
+	var (
+		apiError *higgsfield.APIError
+		missing  *config.MissingCredentialsError
+		flagErr  *cmdutil.FlagError
+	)
+	switch {
+	case errors.As(err, &missing):
+		return "create a key at https://cloud.higgsfield.ai, or try hf without one: hf generate --sandbox MODEL --prompt ..."
+	case errors.As(err, &apiError):
+		switch apiError.StatusCode {
+		case http.StatusUnauthorized:
+			return "check your key: set HF_KEY=KEY_ID:KEY_SECRET or pass --api-key/--api-secret (hf reads them in that order, then the config file)"
+		case http.StatusForbidden:
+			if strings.Contains(apiError.Detail, "1010") {
+				return "the API's firewall refused this client (Cloudflare error 1010); check proxies that rewrite the User-Agent"
+			}
+			return "not enough credits: top up in the Higgsfield console"
+		case http.StatusPaymentRequired:
+			return "not enough credits: top up in the Higgsfield console"
+		case http.StatusNotFound:
+			return "check the model id or request id, and that it belongs to this account"
+		case http.StatusTooManyRequests:
+			return "the account's queue is full; try again later"
+		}
+	case errors.As(err, &flagErr):
+		return flagErr.Hint
+	}
+	return ""
+}

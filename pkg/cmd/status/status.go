@@ -1,0 +1,97 @@
+// Package status implements `hf status ID`: one look at a request's status.
+package status
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/ui"
+)
+
+// Options are the parsed flags of `hf status`.
+type Options struct {
+	IO        *ui.IOStreams
+	Factory   *cmdutil.Factory
+	RequestID string
+	JSON      bool
+}
+
+// NewCmdStatus builds `hf status`. runF replaces the run step in tests.
+func NewCmdStatus(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "status ID",
+		Short: "Show a request's status and outputs",
+		Long: `Fetch a request's status once and print it on stdout. The exit code is 0
+whatever the status is; use hf wait to block until it finishes.`,
+		Args: cmdutil.ExactArgs(1, "status needs exactly one request ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.RequestID = args[0]
+			if err := cmdutil.RequestIDArg(opts.RequestID); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return run(cmd, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+// View is the --json shape of a status.
+type View struct {
+	RequestID string              `json:"request_id"`
+	Status    string              `json:"status"`
+	StatusURL string              `json:"status_url,omitempty"`
+	CancelURL string              `json:"cancel_url,omitempty"`
+	Error     string              `json:"error,omitempty"`
+	ExpiresAt string              `json:"expires_at,omitempty"`
+	Outputs   []higgsfield.Output `json:"outputs"`
+}
+
+func run(cmd *cobra.Command, opts *Options) error {
+	client, err := opts.Factory.Client(cmdutil.ClientOptions{})
+	if err != nil {
+		return err
+	}
+	var statusURL string
+	if j, err := opts.Factory.Journal(false); err == nil {
+		if e, ok, _ := j.Lookup(opts.RequestID); ok {
+			statusURL = e.StatusURL
+		}
+	}
+	st, err := client.Status(cmd.Context(), opts.RequestID, statusURL)
+	if err != nil {
+		return err
+	}
+	v := View{RequestID: st.RequestID, Status: st.Status, StatusURL: st.StatusURL, CancelURL: st.CancelURL,
+		Error: st.Error, ExpiresAt: st.ExpiresAt, Outputs: st.Outputs}
+	if v.Outputs == nil {
+		v.Outputs = []higgsfield.Output{}
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "request\t%s\n", v.RequestID)
+	fmt.Fprintf(tw, "status\t%s\n", v.Status)
+	if v.Error != "" {
+		fmt.Fprintf(tw, "error\t%s\n", v.Error)
+	}
+	for _, o := range v.Outputs {
+		fmt.Fprintf(tw, "%s\t%s\n", o.Field, o.URL)
+	}
+	if v.ExpiresAt != "" {
+		fmt.Fprintf(tw, "expires\t%s\n", v.ExpiresAt)
+	}
+	return tw.Flush()
+}

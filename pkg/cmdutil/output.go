@@ -1,0 +1,93 @@
+package cmdutil
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hf-cli/hf/pkg/download"
+	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/ui"
+)
+
+// ExactArgs is cobra.ExactArgs with a usage error that says what is missing.
+func ExactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return &FlagError{Err: fmt.Errorf("%s (got %d arguments)", what, len(args)), Hint: "see: " + cmd.CommandPath() + " --help"}
+		}
+		return nil
+	}
+}
+
+// RequestIDArg validates a request id argument.
+func RequestIDArg(id string) error {
+	if err := higgsfield.ValidID(id); err != nil {
+		return &FlagError{Err: err}
+	}
+	return nil
+}
+
+// OutputFlags are -d/--dir, -o/--output and --clobber, shared by generate,
+// wait and download.
+type OutputFlags struct {
+	Dir, Output string
+	Clobber     bool
+}
+
+// Register adds the flags to cmd. dirDefault "" means "from the journal, else .".
+func (o *OutputFlags) Register(cmd *cobra.Command, dirDefault string) {
+	dirHelp := "directory to save outputs in"
+	outHelp := "file name template: {id} {index} {count} {ext} {model} {date}, or - for stdout (one output)"
+	if dirDefault == "" {
+		dirHelp += " (default: the one recorded when the request was submitted, else .)"
+		outHelp += " (default: as recorded, else " + download.DefaultTemplate + ")"
+	} else {
+		outHelp += ` (default "` + download.DefaultTemplate + `")`
+	}
+	cmd.Flags().StringVarP(&o.Dir, "dir", "d", dirDefault, dirHelp)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", outHelp)
+	cmd.Flags().BoolVar(&o.Clobber, "clobber", false, "overwrite existing files")
+}
+
+// Resolve validates the flags into a job.Output. Empty fields stay empty
+// (the caller or the journal fills them).
+func (o *OutputFlags) Resolve(ios *ui.IOStreams, jsonOut bool) (job.Output, error) {
+	out := job.Output{Dir: o.Dir, Template: o.Output, Clobber: o.Clobber}
+	if o.Output == "-" {
+		if jsonOut {
+			return out, FlagErrorf("-o - writes the file to stdout, which --json needs for its object; use one or the other")
+		}
+		out.Template, out.Stdout = "", ios.Out
+		return out, nil
+	}
+	if out.Template != "" {
+		if _, err := download.Render(out.Template, download.Vars{ID: "id", Model: "m", Index: 1, Count: 1, Ext: "png", Now: time.Now()}); err != nil {
+			return out, &FlagError{Err: fmt.Errorf("invalid -o template: %w", err)}
+		}
+	}
+	return out, nil
+}
+
+// PrintResult writes a job's result on stdout: one JSON object with
+// jsonOut, else the saved paths one per line. Nothing when the output
+// went to stdout itself.
+func PrintResult(ios *ui.IOStreams, res job.Result, jsonOut bool) {
+	if jsonOut {
+		if res.RequestID == "" {
+			return
+		}
+		enc := json.NewEncoder(ios.Out)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+		return
+	}
+	for _, f := range res.Files {
+		if f.Path != "-" {
+			fmt.Fprintln(ios.Out, f.Path)
+		}
+	}
+}

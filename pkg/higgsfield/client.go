@@ -1,0 +1,456 @@
+package higgsfield
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/google/uuid"
+)
+
+// DefaultBaseURL is the API's current host.
+const DefaultBaseURL = "https://api.higgsfield.ai"
+
+// Credentials are an API key id and its secret.
+type Credentials struct{ ID, Secret string }
+
+// ParseCredentials splits "id:secret".
+func ParseCredentials(s string) (Credentials, error) {
+	id, secret, ok := strings.Cut(strings.TrimSpace(s), ":")
+	if !ok || id == "" || secret == "" {
+		return Credentials{}, errors.New(`credentials must look like "KEY_ID:KEY_SECRET"`)
+	}
+	return Credentials{ID: id, Secret: secret}, nil
+}
+
+// Options configure a Client.
+type Options struct {
+	BaseURL     string
+	Credentials Credentials
+	// Transport is the underlying round tripper (nil: http.DefaultTransport).
+	Transport http.RoundTripper
+	UserAgent string
+	// Debug, when set, receives one line per HTTP exchange, credentials redacted.
+	Debug io.Writer
+	// MaxAttempts bounds the tries of a retryable call (default 5).
+	MaxAttempts int
+	// InitialBackoff is the first retry delay (default 500ms, doubling to 10s, jittered).
+	InitialBackoff time.Duration
+	// OnRetry is told about every retry before its delay.
+	OnRetry func(RetryInfo)
+}
+
+// RetryInfo describes one retry of an API call.
+type RetryInfo struct {
+	Op      string // "submit", "cancel", ...
+	Attempt int    // the attempt that failed, from 1
+	Err     error
+	Delay   time.Duration
+}
+
+// Client talks to the Higgsfield API. Its credentials are attached only to
+// requests for the API's own origin (or https *.higgsfield.ai), never to
+// asset, upload or redirect targets elsewhere.
+type Client struct {
+	base        *url.URL
+	http        *http.Client
+	maxAttempts int
+	initial     time.Duration
+	onRetry     func(RetryInfo)
+}
+
+// New returns a Client. It fails on a malformed base URL.
+func New(o Options) (*Client, error) {
+	raw := o.BaseURL
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("invalid base URL %q: want http(s)://host", raw)
+	}
+	rt := o.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c := &Client{
+		base:        base,
+		maxAttempts: o.MaxAttempts,
+		initial:     o.InitialBackoff,
+		onRetry:     o.OnRetry,
+	}
+	if c.maxAttempts <= 0 {
+		c.maxAttempts = 5
+	}
+	if c.initial <= 0 {
+		c.initial = 500 * time.Millisecond
+	}
+	ua := o.UserAgent
+	if ua == "" {
+		ua = "hf/dev"
+	}
+	var auth string
+	if o.Credentials.ID != "" {
+		auth = "Key " + o.Credentials.ID + ":" + o.Credentials.Secret
+	}
+	c.http = &http.Client{Transport: &transport{base: rt, trusted: c.Trusted, auth: auth, ua: ua, debug: o.Debug}}
+	return c, nil
+}
+
+// BaseURL returns the API base URL in use.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// Trusted reports whether credentials may be sent to u: the base URL's
+// origin, or any https host under higgsfield.ai (status URLs come on both
+// api. and platform.).
+func (c *Client) Trusted(u *url.URL) bool {
+	if u.Scheme == c.base.Scheme && u.Host == c.base.Host {
+		return true
+	}
+	h := u.Hostname()
+	return u.Scheme == "https" && (h == "higgsfield.ai" || strings.HasSuffix(h, ".higgsfield.ai"))
+}
+
+// SubmitRequest is one generation to submit.
+type SubmitRequest struct {
+	Model  string
+	Params map[string]any
+	// Webhook is sent as ?hf_webhook= when set.
+	Webhook string
+	// IdempotencyKey is reused on every retry; New generates one when empty.
+	IdempotencyKey string
+}
+
+var modelRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$`)
+
+// ValidModel checks a model id such as "higgsfield-ai/soul/standard".
+func ValidModel(m string) error {
+	if !modelRe.MatchString(m) || strings.Contains(m, "..") {
+		return fmt.Errorf("invalid model %q: want a path like higgsfield-ai/soul/standard", m)
+	}
+	return nil
+}
+
+var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`)
+
+// ValidID checks a request id (a UUID in practice).
+func ValidID(id string) error {
+	if !idRe.MatchString(id) {
+		return fmt.Errorf("invalid request id %q: want a UUID like d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff", id)
+	}
+	return nil
+}
+
+// Submit creates a generation: POST {base}/{model}. Retries (5xx, 429,
+// network errors) reuse the same Idempotency-Key so a lost answer never
+// charges twice; Retry-After is honoured.
+func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
+	if err := ValidModel(r.Model); err != nil {
+		return nil, err
+	}
+	params := r.Params
+	if params == nil {
+		params = map[string]any{}
+	}
+	body, err := json.Marshal(params)
+	if err != nil {
+		return nil, fmt.Errorf("encoding parameters: %w", err)
+	}
+	key := r.IdempotencyKey
+	if key == "" {
+		key = uuid.NewString()
+	}
+	u := c.base.JoinPath(r.Model)
+	if r.Webhook != "" {
+		u.RawQuery = url.Values{"hf_webhook": {r.Webhook}}.Encode()
+	}
+	return retry(ctx, c, "submit", func() (*Status, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		st, err := c.doStatus(req)
+		if err == nil && st.RequestID == "" {
+			return nil, errors.New("submit answer has no request_id")
+		}
+		return st, err
+	})
+}
+
+// Status fetches a request's status once (no retries: the caller's polling
+// schedule is the retry). statusURL, when trusted, is used as given.
+func (c *Client) Status(ctx context.Context, id, statusURL string) (*Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint(id, "status", statusURL), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	st, err := c.doStatus(req)
+	if err != nil {
+		return nil, err
+	}
+	if st.RequestID == "" {
+		st.RequestID = id
+	} else if st.RequestID != id {
+		return nil, fmt.Errorf("status answer is for %s, not %s", st.RequestID, id)
+	}
+	return st, nil
+}
+
+// Cancel asks the API to cancel a queued request. A request that already
+// started answers 400 (an *APIError).
+func (c *Client) Cancel(ctx context.Context, id, cancelURL string) error {
+	u := c.endpoint(id, "cancel", cancelURL)
+	_, err := retry(ctx, c, "cancel", func() (struct{}, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+		if err != nil {
+			return struct{}{}, err
+		}
+		_, err = c.do(req)
+		return struct{}{}, err
+	})
+	return err
+}
+
+// Estimate is the free price estimate of a generation.
+type Estimate struct {
+	Credits string `json:"credits"`
+	USD     string `json:"usd"`
+}
+
+// Estimate asks what a generation would cost: POST /estimate/{model}.
+func (c *Client) Estimate(ctx context.Context, model string, params map[string]any) (*Estimate, error) {
+	if err := ValidModel(model); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(params)
+	if err != nil {
+		return nil, err
+	}
+	return retry(ctx, c, "estimate", func() (*Estimate, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.JoinPath("estimate", model).String(), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		data, err := c.do(req)
+		if err != nil {
+			return nil, err
+		}
+		var raw struct {
+			Credits json.RawMessage `json:"credits"`
+			USD     json.RawMessage `json:"usd"`
+		}
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("decoding estimate: %w", err)
+		}
+		return &Estimate{Credits: strings.Trim(string(raw.Credits), `"`), USD: strings.Trim(string(raw.USD), `"`)}, nil
+	})
+}
+
+// Upload sends a local file to Higgsfield's storage and returns the public
+// URL to pass in a model's *_url field. The presigned PUT carries the
+// headers the API asked for and never the API credentials.
+func (c *Client) Upload(ctx context.Context, contentType string, data []byte) (string, error) {
+	reqBody, _ := json.Marshal(map[string]string{"content_type": contentType})
+	type target struct {
+		PublicURL     string            `json:"public_url"`
+		UploadURL     string            `json:"upload_url"`
+		UploadHeaders map[string]string `json:"upload_headers"`
+	}
+	t, err := retry(ctx, c, "upload", func() (*target, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.JoinPath("files", "generate-upload-url").String(), bytes.NewReader(reqBody))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		data, err := c.do(req)
+		if err != nil {
+			return nil, err
+		}
+		var t target
+		if err := json.Unmarshal(data, &t); err != nil || t.UploadURL == "" || t.PublicURL == "" {
+			return nil, backoff.Permanent(errors.New("upload answer has no upload_url/public_url"))
+		}
+		return &t, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	_, err = retry(ctx, c, "upload", func() (struct{}, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.UploadURL, bytes.NewReader(data))
+		if err != nil {
+			return struct{}{}, err
+		}
+		for k, v := range t.UploadHeaders {
+			req.Header.Set(k, v)
+		}
+		if req.Header.Get("Content-Type") == "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		_, err = c.do(req)
+		return struct{}{}, err
+	})
+	if err != nil {
+		return "", err
+	}
+	return t.PublicURL, nil
+}
+
+// endpoint returns hint when credentials may go there, else the URL built
+// from the base: a forged or foreign status_url never receives credentials.
+func (c *Client) endpoint(id, verb, hint string) string {
+	if hint != "" {
+		if u, err := url.Parse(hint); err == nil && c.Trusted(u) {
+			return hint
+		}
+	}
+	return c.base.JoinPath("requests", id, verb).String()
+}
+
+func (c *Client) doStatus(req *http.Request) (*Status, error) {
+	data, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	st, err := ParseStatus(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", req.Method, redactURL(req.URL), err)
+	}
+	return st, nil
+}
+
+// maxAnswer bounds API answers read into memory.
+const maxAnswer = 4 << 20
+
+func (c *Client) do(req *http.Request) ([]byte, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading answer: %w", req.Method, redactURL(req.URL), err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, newAPIError(resp, data)
+	}
+	return data, nil
+}
+
+// Retryable reports whether err is worth another try: retryable API
+// answers and transport failures, but not cancellation or permanent errors.
+func Retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *backoff.PermanentError
+	if errors.As(err, &pe) {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Retryable()
+	}
+	return true
+}
+
+// maxRetryAfter caps how long one Retry-After may hold a call.
+const maxRetryAfter = 2 * time.Minute
+
+func retry[T any](ctx context.Context, c *Client, op string, f func() (T, error)) (T, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = c.initial
+	b.Multiplier = 2
+	b.MaxInterval = 10 * time.Second
+	b.RandomizationFactor = 0.3
+	for attempt := 1; ; attempt++ {
+		v, err := f()
+		if err == nil || attempt >= c.maxAttempts || !Retryable(err) {
+			var pe *backoff.PermanentError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return v, err
+		}
+		delay := b.NextBackOff()
+		var ae *APIError
+		if errors.As(err, &ae) && ae.RetryAfter > 0 {
+			delay = min(ae.RetryAfter, maxRetryAfter)
+		}
+		if c.onRetry != nil {
+			c.onRetry(RetryInfo{Op: op, Attempt: attempt, Err: err, Delay: delay})
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// transport stamps the User-Agent, attaches credentials to trusted origins
+// only (on every hop, so redirects elsewhere never carry them) and writes
+// the debug log.
+type transport struct {
+	base    http.RoundTripper
+	trusted func(*url.URL) bool
+	auth    string
+	ua      string
+	debug   io.Writer
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("User-Agent", t.ua)
+	req.Header.Del("Authorization")
+	if t.auth != "" && t.trusted(req.URL) {
+		req.Header.Set("Authorization", t.auth)
+	}
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req)
+	if t.debug != nil {
+		took := time.Since(start).Round(time.Millisecond)
+		creds := "no credentials"
+		if req.Header.Get("Authorization") != "" {
+			creds = "Authorization: Key <redacted>"
+		}
+		if err != nil {
+			fmt.Fprintf(t.debug, "hf: debug: %s %s (%s) → error after %s: %v\n", req.Method, redactURL(req.URL), creds, took, err)
+		} else {
+			corr := ""
+			if id := resp.Header.Get("X-Correlation-Id"); id != "" {
+				corr = " correlation-id=" + id
+			}
+			fmt.Fprintf(t.debug, "hf: debug: %s %s (%s) → %d in %s%s\n", req.Method, redactURL(req.URL), creds, resp.StatusCode, took, corr)
+		}
+	}
+	return resp, err
+}
+
+// redactURL prints a URL without userinfo and without the webhook's secret
+// path (the hf_webhook query value).
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	if q := c.Query(); q.Has("hf_webhook") {
+		q.Set("hf_webhook", "REDACTED")
+		c.RawQuery = q.Encode()
+	}
+	return c.String()
+}

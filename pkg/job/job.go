@@ -1,0 +1,457 @@
+// Package job is the lifecycle shared by generate, wait and download:
+// submit → await → download → record. It never prints; it reports through
+// events (see Event) and returns typed errors that pkg/cmd/root maps to exit
+// codes.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hf-cli/hf/pkg/await"
+	"github.com/hf-cli/hf/pkg/download"
+	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/journal"
+	"github.com/hf-cli/hf/pkg/webhook"
+)
+
+// ErrInterrupt is the cancellation cause the CLI sets on the first Ctrl-C.
+var ErrInterrupt = errors.New("interrupted")
+
+// Runner runs jobs against one API client, journal and (optionally) one
+// webhook endpoint shared by every request of the process.
+type Runner struct {
+	Client  *higgsfield.Client
+	Journal *journal.Journal
+	Fetcher *download.Fetcher
+	Emit    Sink
+	// Receiver and WebhookURL are set when a webhook endpoint is up.
+	Receiver   *webhook.Receiver
+	WebhookURL string
+	// EndpointDown is closed if the endpoint is lost mid-run.
+	EndpointDown <-chan struct{}
+	// Schedule overrides the polling schedule (zero: await.Sparse with an
+	// endpoint, await.Tight without).
+	Schedule await.Schedule
+	// MaxParallel bounds concurrent downloads (default 4).
+	MaxParallel int
+}
+
+// Output says where outputs go.
+type Output struct {
+	Dir      string
+	Template string
+	Clobber  bool
+	// Stdout, when set, receives the single output instead of a file (-o -).
+	Stdout io.Writer
+}
+
+// Spec is one generation.
+type Spec struct {
+	Model   string
+	Params  map[string]any
+	Output  Output
+	Timeout time.Duration
+	NoWait  bool
+}
+
+// Result is what a job ended with; it is also the --json object.
+type Result struct {
+	RequestID  string         `json:"request_id"`
+	Model      string         `json:"model"`
+	Status     string         `json:"status"`
+	Files      []journal.File `json:"files"`
+	NotifiedBy string         `json:"notified_by,omitempty"`
+	Error      string         `json:"error,omitempty"`
+}
+
+// OutcomeError: the request ended failed, nsfw or canceled.
+type OutcomeError struct{ RequestID, Status, Message string }
+
+func (e *OutcomeError) Error() string {
+	switch e.Status {
+	case higgsfield.StatusNSFW:
+		return fmt.Sprintf("request %s was rejected by content moderation (nsfw)", e.RequestID)
+	case higgsfield.StatusCanceled:
+		return fmt.Sprintf("request %s was canceled", e.RequestID)
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = "no reason given"
+	}
+	return fmt.Sprintf("request %s failed: %s", e.RequestID, msg)
+}
+
+// TimeoutError: hf stopped waiting; the request goes on.
+type TimeoutError struct {
+	RequestID string
+	After     time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("timed out after %s waiting for %s; it goes on: hf wait %s", e.After, e.RequestID, e.RequestID)
+}
+
+// DownloadError: the request completed but an output was not saved.
+type DownloadError struct {
+	RequestID string
+	Err       error
+}
+
+func (e *DownloadError) Error() string {
+	return fmt.Sprintf("%v; the outputs are safe, retry with: hf download %s", e.Err, e.RequestID)
+}
+func (e *DownloadError) Unwrap() error { return e.Err }
+
+// InterruptedError: the user pressed Ctrl-C.
+type InterruptedError struct {
+	RequestID string
+	// Canceled: the request was still queued and hf canceled it.
+	Canceled bool
+	// Resume is the command that picks the request up again.
+	Resume string
+}
+
+func (e *InterruptedError) Error() string {
+	switch {
+	case e.RequestID == "":
+		return "interrupted"
+	case e.Canceled:
+		return fmt.Sprintf("interrupted: canceled %s while it was queued", e.RequestID)
+	}
+	return fmt.Sprintf("interrupted: %s goes on; resume with: %s", e.RequestID, e.Resume)
+}
+
+// NotReadyError: `hf download` on a request that is not terminal yet.
+type NotReadyError struct{ RequestID, Status string }
+
+func (e *NotReadyError) Error() string {
+	return fmt.Sprintf("request %s is still %s; wait for it with: hf wait %s", e.RequestID, e.Status, e.RequestID)
+}
+
+func (r *Runner) emit(e Event) {
+	if r.Emit != nil {
+		e.Time = time.Now()
+		r.Emit(e)
+	}
+}
+
+func (r *Runner) journal(rec journal.Record) {
+	if r.Journal == nil {
+		return
+	}
+	if err := r.Journal.Append(rec); err != nil {
+		r.emit(Event{Kind: Warning, RequestID: rec.RequestID, Message: "could not write the journal: " + err.Error()})
+	}
+}
+
+// expectedOutputs guesses how many outputs a request makes, for checks
+// done before submitting.
+func expectedOutputs(params map[string]any) int {
+	for _, k := range []string{"num_images", "batch_size"} {
+		if v, ok := params[k].(float64); ok && v >= 1 {
+			return int(v)
+		}
+	}
+	return 1
+}
+
+func isVideoModel(model string) bool {
+	m := strings.ToLower(model)
+	for _, s := range []string{"video", "kling", "seedance", "veo", "sora", "wan-", "minimax", "hailuo", "/dop/"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Precheck fails before any credit is spent when the output path does not
+// depend on the request id and already exists (without --clobber), or when
+// -o - cannot work.
+func Precheck(spec Spec) error {
+	n := expectedOutputs(spec.Params)
+	if spec.Output.Stdout != nil {
+		if n > 1 {
+			return fmt.Errorf("-o - streams one output, but this request asks for %d", n)
+		}
+		return nil
+	}
+	if spec.Output.Clobber || strings.Contains(spec.Output.Template, "{id}") {
+		return nil
+	}
+	ext := "png"
+	if isVideoModel(spec.Model) {
+		ext = "mp4"
+	}
+	for i := 1; i <= n; i++ {
+		t := download.Target{Dir: spec.Output.Dir, Template: spec.Output.Template, Vars: download.Vars{Model: spec.Model, Index: i, Count: n, Ext: ext}}
+		if err := download.Precheck(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Generate submits, waits, downloads and records one generation.
+func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
+	res := Result{Model: spec.Model, Files: []journal.File{}}
+	if _, err := download.Render(spec.Output.Template, download.Vars{ID: "x", Model: spec.Model, Index: 1, Count: 1, Ext: "png"}); spec.Output.Stdout == nil && err != nil {
+		return res, err
+	}
+	// The submit is not cut short by Ctrl-C: its answer (the request id) is
+	// what makes the request recoverable.
+	subCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: r.WebhookURL})
+	cancel()
+	if err != nil {
+		return res, err
+	}
+	res.RequestID, res.Status = st.RequestID, st.Status
+	dir, _ := filepath.Abs(spec.Output.Dir)
+	r.journal(journal.Record{Event: "submitted", RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
+		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template})
+	r.emit(Event{Kind: Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
+	if spec.NoWait {
+		return res, nil
+	}
+	if ctx.Err() != nil { // Ctrl-C arrived during the submit
+		return res, r.interrupted(st, true)
+	}
+	return r.finish(ctx, res, st, spec.Output, spec.Timeout, false, true)
+}
+
+// ResumeSpec picks up a request submitted earlier (hf wait / hf download).
+type ResumeSpec struct {
+	RequestID string
+	// Output fields left empty come from the journal, else defaults.
+	Output  Output
+	Timeout time.Duration
+	// Wait: keep waiting until terminal; otherwise a non-terminal status is a NotReadyError.
+	Wait bool
+}
+
+// Resume checks the request's status at once, then waits (when asked) and
+// downloads.
+func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
+	res := Result{RequestID: rs.RequestID, Files: []journal.File{}}
+	var statusURL string
+	out := rs.Output
+	if r.Journal != nil {
+		if e, ok, _ := r.Journal.Lookup(rs.RequestID); ok {
+			res.Model, statusURL = e.Model, e.StatusURL
+			if out.Dir == "" {
+				out.Dir = e.Dir
+			}
+			if out.Template == "" {
+				out.Template = e.Template
+			}
+		}
+	}
+	if out.Dir == "" {
+		out.Dir = "."
+	}
+	if out.Template == "" {
+		out.Template = download.DefaultTemplate
+	}
+	if out.Stdout == nil {
+		if _, err := download.Render(out.Template, download.Vars{ID: rs.RequestID, Index: 1, Count: 1, Ext: "png"}); err != nil {
+			return res, err
+		}
+	}
+	st, err := r.Client.Status(ctx, rs.RequestID, statusURL)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, r.interrupted(&higgsfield.Status{RequestID: rs.RequestID}, false)
+		}
+		return res, err
+	}
+	res.Status = st.Status
+	if !st.Terminal() && !rs.Wait {
+		return res, &NotReadyError{RequestID: rs.RequestID, Status: st.Status}
+	}
+	return r.finish(ctx, res, st, out, rs.Timeout, true, false)
+}
+
+func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, out Output, timeout time.Duration, resumed, mayCancel bool) (Result, error) {
+	if !st.Terminal() {
+		var err error
+		st, res.NotifiedBy, err = r.wait(ctx, st, timeout)
+		if err != nil {
+			if errors.Is(context.Cause(ctx), ErrInterrupt) {
+				return res, r.interrupted(st, mayCancel)
+			}
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				return res, &TimeoutError{RequestID: res.RequestID, After: timeout}
+			}
+			return res, err
+		}
+	} else if resumed {
+		res.NotifiedBy = await.ByPoll
+	}
+	res.Status, res.Error = st.Status, st.Error
+	if !resumed || !r.journaledTerminal(res.RequestID) {
+		r.journal(journal.Record{Event: "status", RequestID: res.RequestID, Status: st.Status, Error: st.Error, NotifiedBy: res.NotifiedBy})
+	}
+	r.emit(Event{Kind: Completed, RequestID: res.RequestID, Model: res.Model, Status: st.Status, NotifiedBy: res.NotifiedBy, Message: st.Error})
+	if st.Status != higgsfield.StatusCompleted {
+		if res.Error == "" {
+			res.Error = (&OutcomeError{RequestID: res.RequestID, Status: st.Status}).Error()
+		}
+		return res, &OutcomeError{RequestID: res.RequestID, Status: st.Status, Message: st.Error}
+	}
+	files, err := r.download(ctx, res, st, out)
+	res.Files = files
+	if err != nil {
+		if errors.Is(context.Cause(ctx), ErrInterrupt) {
+			return res, &InterruptedError{RequestID: res.RequestID, Resume: "hf download " + res.RequestID}
+		}
+		r.journal(journal.Record{Event: "download_failed", RequestID: res.RequestID, Error: err.Error(), Files: files})
+		res.Error = err.Error()
+		return res, &DownloadError{RequestID: res.RequestID, Err: err}
+	}
+	if out.Stdout == nil {
+		r.journal(journal.Record{Event: "downloaded", RequestID: res.RequestID, Files: files})
+	}
+	return res, nil
+}
+
+func (r *Runner) journaledTerminal(id string) bool {
+	if r.Journal == nil {
+		return false
+	}
+	e, ok, _ := r.Journal.Lookup(id)
+	return ok && higgsfield.Terminal(e.Status)
+}
+
+// wait resolves st's request to a terminal status within timeout. On
+// failure it returns the last status it knew.
+func (r *Runner) wait(ctx context.Context, st *higgsfield.Status, timeout time.Duration) (*higgsfield.Status, string, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	if timeout > 0 {
+		wctx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	defer cancel()
+	last := st
+	sched := r.Schedule
+	opts := await.Options{
+		Poll: func(ctx context.Context) (*higgsfield.Status, error) {
+			return r.Client.Status(ctx, st.RequestID, st.StatusURL)
+		},
+		EndpointDown: r.EndpointDown,
+		OnStatus: func(s *higgsfield.Status) {
+			if s.Status != last.Status {
+				r.emit(Event{Kind: StatusChanged, RequestID: s.RequestID, Status: s.Status})
+			}
+			last = s
+		},
+		OnPollError: func(err error) {
+			r.emit(Event{Kind: Retry, RequestID: st.RequestID, Message: "status check", Err: err})
+		},
+		OnDelivery: func(d webhook.Delivery) {
+			r.emit(Event{Kind: WebhookReceived, RequestID: d.RequestID})
+		},
+	}
+	if r.Receiver != nil {
+		opts.Deliveries = r.Receiver.Expect(st.RequestID)
+		defer r.Receiver.Forget(st.RequestID)
+		if sched.First == 0 {
+			sched = await.Sparse
+		}
+	}
+	if sched.First == 0 {
+		sched = await.Tight
+	}
+	opts.Schedule = sched
+	res, err := await.Until(wctx, opts)
+	if err != nil {
+		return last, "", err
+	}
+	return res.Status, res.NotifiedBy, nil
+}
+
+// interrupted handles the first Ctrl-C: a queued request is canceled (when
+// mayCancel), a running one is left to finish.
+func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
+	id := st.RequestID
+	if mayCancel && st.Status == higgsfield.StatusQueued {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := r.Client.Cancel(cctx, id, st.CancelURL)
+		cancel()
+		if err == nil {
+			r.journal(journal.Record{Event: "status", RequestID: id, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
+			r.emit(Event{Kind: Detached, RequestID: id, Status: higgsfield.StatusCanceled, Message: "canceled " + id + " (it was still queued)"})
+			return &InterruptedError{RequestID: id, Canceled: true}
+		}
+	}
+	resume := "hf wait " + id
+	r.emit(Event{Kind: Detached, RequestID: id, Status: st.Status, Message: "detached from " + id + "; it goes on. Resume with: " + resume})
+	return &InterruptedError{RequestID: id, Resume: resume}
+}
+
+func (r *Runner) download(ctx context.Context, res Result, st *higgsfield.Status, out Output) ([]journal.File, error) {
+	outs := st.Outputs
+	if len(outs) == 0 {
+		return []journal.File{}, errors.New("the request completed without any output URL")
+	}
+	fetcher := r.Fetcher
+	if fetcher == nil {
+		fetcher = &download.Fetcher{}
+	}
+	if out.Stdout != nil {
+		if len(outs) > 1 {
+			return []journal.File{}, fmt.Errorf("-o - streams one output, but the request made %d", len(outs))
+		}
+		f, err := fetcher.Stream(ctx, outs[0].URL, out.Stdout)
+		if err != nil {
+			return []journal.File{}, err
+		}
+		return []journal.File{{Path: "-", URL: f.URL, Bytes: f.Bytes, SHA256: f.SHA256, ContentType: f.ContentType}}, nil
+	}
+	files := make([]journal.File, len(outs))
+	errs := make([]error, len(outs))
+	parallel := r.MaxParallel
+	if parallel <= 0 {
+		parallel = 4
+	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, o := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			idx := i + 1
+			f := *fetcher
+			f.Progress = func(written, total int64) {
+				r.emit(Event{Kind: DownloadProgress, RequestID: res.RequestID, Index: idx, Count: len(outs), Bytes: written, Total: total, URL: o.URL})
+			}
+			r.emit(Event{Kind: DownloadStarted, RequestID: res.RequestID, Index: idx, Count: len(outs), URL: o.URL, Total: -1})
+			got, err := f.Fetch(ctx, o.URL, download.Target{
+				Dir: out.Dir, Template: out.Template, Clobber: out.Clobber, ContentTypeHint: o.ContentType,
+				Vars: download.Vars{ID: res.RequestID, Model: res.Model, Index: idx, Count: len(outs)},
+			})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			files[i] = journal.File{Path: got.Path, URL: got.URL, Bytes: got.Bytes, SHA256: got.SHA256, ContentType: got.ContentType}
+			r.emit(Event{Kind: Downloaded, RequestID: res.RequestID, Index: idx, Count: len(outs), Path: got.Path, Bytes: got.Bytes, URL: o.URL})
+		}()
+	}
+	wg.Wait()
+	saved := make([]journal.File, 0, len(files))
+	for _, f := range files {
+		if f.Path != "" {
+			saved = append(saved, f)
+		}
+	}
+	return saved, errors.Join(errs...)
+}

@@ -1,0 +1,297 @@
+// Package journal owns the append-only local record of every request hf
+// makes, so that nothing paid for is ever lost: one JSON line per event
+// (submitted, status, downloaded, download_failed) in a private file that
+// several hf processes may append to at once, folded back into one entry per
+// request for `hf history`, `hf wait ID` and `hf download ID`.
+package journal
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// Events a record can carry.
+const (
+	EventSubmitted      = "submitted"
+	EventStatus         = "status"
+	EventDownloaded     = "downloaded"
+	EventDownloadFailed = "download_failed"
+)
+
+// File is one downloaded output of a request.
+type File struct {
+	Path        string `json:"path,omitempty"`
+	URL         string `json:"url,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+	Bytes       int64  `json:"bytes,omitempty"`
+}
+
+// Record is one line of the journal: something that happened to a request.
+type Record struct {
+	Time      time.Time `json:"time"`
+	Event     string    `json:"event,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Model     string    `json:"model,omitempty"`
+	Status    string    `json:"status,omitempty"`
+	StatusURL string    `json:"status_url,omitempty"`
+	CancelURL string    `json:"cancel_url,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	// Dir (absolute) and Template are the output settings chosen at submit.
+	Dir        string `json:"dir,omitempty"`
+	Template   string `json:"template,omitempty"`
+	Files      []File `json:"files,omitempty"`
+	NotifiedBy string `json:"notified_by,omitempty"`
+}
+
+// Entry is everything known about one request, folded from its records.
+// It is what `hf history --json` prints.
+type Entry struct {
+	RequestID   string    `json:"request_id"`
+	Model       string    `json:"model,omitempty"`
+	Status      string    `json:"status,omitempty"`
+	StatusURL   string    `json:"status_url,omitempty"`
+	CancelURL   string    `json:"cancel_url,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	Dir         string    `json:"dir,omitempty"`
+	Template    string    `json:"template,omitempty"`
+	NotifiedBy  string    `json:"notified_by,omitempty"`
+	Files       []File    `json:"files,omitempty"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Journal is the record file in one directory.
+type Journal struct {
+	path, lock string
+}
+
+// mu orders this process's own appends and reads. The file lock does that
+// across processes, but on systems with fcntl locks (AIX, Solaris) it does
+// not exclude two goroutines of one process.
+var mu sync.RWMutex
+
+// DefaultDir is $XDG_STATE_HOME/hf, else ~/.local/state/hf; on Windows it
+// is hf\state under the user's config directory.
+func DefaultDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "hf"), nil
+	}
+	if runtime.GOOS == "windows" {
+		d, err := os.UserConfigDir()
+		if err != nil {
+			return "", fmt.Errorf("finding the journal directory: %w", err)
+		}
+		return filepath.Join(d, "hf", "state"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the journal directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "hf"), nil
+}
+
+// Open makes sure dir exists and is private (0700), and that the journal
+// file dir/journal.jsonl exists and is private (0600).
+func Open(dir string) (*Journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("opening journal: %w", err)
+	}
+	if err := restrict(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("opening journal: %w", err)
+	}
+	j := &Journal{path: filepath.Join(dir, "journal.jsonl"), lock: filepath.Join(dir, "journal.lock")}
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening journal: %w", err)
+	}
+	f.Close()
+	if err := restrict(j.path, 0o600); err != nil {
+		return nil, fmt.Errorf("opening journal: %w", err)
+	}
+	return j, nil
+}
+
+// Path is the journal file's path.
+func (j *Journal) Path() string { return j.path }
+
+// Append writes r as one line, under an exclusive lock, and syncs it to
+// disk. Time is set to now if zero. It is safe to call from several
+// goroutines and processes at once.
+func (j *Journal) Append(r Record) error {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	line, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("journal: encoding record: %w", err)
+	}
+	line = append(line, '\n')
+
+	mu.Lock()
+	defer mu.Unlock()
+	lock := flock.New(j.lock)
+	if err := lock.Lock(); err != nil {
+		return fmt.Errorf("journal: locking: %w", err)
+	}
+	defer lock.Unlock()
+	return writeLine(j.path, line)
+}
+
+// writeLine appends line to the file at path and syncs it. The file is
+// opened read-write so that a line torn by a crash can be seen and ended
+// first; O_APPEND still puts every write at the end.
+func writeLine(path string, line []byte) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	torn, err := endsTorn(f)
+	if torn {
+		line = append([]byte{'\n'}, line...)
+	}
+	if err == nil {
+		_, err = f.Write(line)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("journal: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// endsTorn reports whether f is non-empty and does not end with a newline.
+func endsTorn(f *os.File) (bool, error) {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return false, err
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], fi.Size()-1); err != nil {
+		return false, err
+	}
+	return last[0] != '\n', nil
+}
+
+// Entries folds the records into one entry per request, newest submission
+// first. Lines that do not parse (a write torn by a crash) are skipped.
+func (j *Journal) Entries() ([]Entry, error) {
+	mu.RLock()
+	defer mu.RUnlock()
+	lock := flock.New(j.lock)
+	if err := lock.RLock(); err != nil {
+		return nil, fmt.Errorf("journal: locking: %w", err)
+	}
+	defer lock.Unlock()
+	f, err := os.Open(j.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+
+	var order []*Entry
+	byID := map[string]*Entry{}
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadBytes('\n')
+		var rec Record
+		if len(bytes.TrimSpace(line)) > 0 && json.Unmarshal(line, &rec) == nil && rec.RequestID != "" {
+			e := byID[rec.RequestID]
+			if e == nil {
+				e = &Entry{RequestID: rec.RequestID}
+				byID[rec.RequestID] = e
+				order = append(order, e)
+			}
+			e.apply(rec)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("journal: reading: %w", err)
+		}
+	}
+	out := make([]Entry, 0, len(order))
+	for i := len(order) - 1; i >= 0; i-- {
+		out = append(out, *order[i])
+	}
+	slices.SortStableFunc(out, func(a, b Entry) int { return b.SubmittedAt.Compare(a.SubmittedAt) })
+	return out, nil
+}
+
+// Lookup returns the entry of request id, and whether there is one.
+func (j *Journal) Lookup(id string) (Entry, bool, error) {
+	entries, err := j.Entries()
+	if err != nil {
+		return Entry{}, false, err
+	}
+	for _, e := range entries {
+		if e.RequestID == id {
+			return e, true, nil
+		}
+	}
+	return Entry{}, false, nil
+}
+
+// apply folds one record into e: non-empty fields replace older ones, files
+// are merged by path (or URL), and a successful download clears an earlier
+// download error. SubmittedAt is the time of the "submitted" record, or of
+// the first record when there is none.
+func (e *Entry) apply(r Record) {
+	if e.SubmittedAt.IsZero() || r.Event == EventSubmitted {
+		e.SubmittedAt = r.Time
+	}
+	if r.Time.After(e.UpdatedAt) {
+		e.UpdatedAt = r.Time
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&e.Model, r.Model)
+	set(&e.Status, r.Status)
+	set(&e.StatusURL, r.StatusURL)
+	set(&e.CancelURL, r.CancelURL)
+	set(&e.Dir, r.Dir)
+	set(&e.Template, r.Template)
+	set(&e.NotifiedBy, r.NotifiedBy)
+	if r.Event == EventDownloaded {
+		e.Error = r.Error
+	}
+	set(&e.Error, r.Error)
+	for _, f := range r.Files {
+		key := func(f File) string {
+			if f.Path != "" {
+				return "p:" + f.Path
+			}
+			return "u:" + f.URL
+		}
+		if i := slices.IndexFunc(e.Files, func(g File) bool { return key(g) == key(f) }); i >= 0 {
+			e.Files[i] = f
+		} else {
+			e.Files = append(e.Files, f)
+		}
+	}
+}

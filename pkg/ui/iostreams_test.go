@@ -1,0 +1,65 @@
+package ui
+
+import "testing"
+
+func TestColorWanted(t *testing.T) {
+	tests := []struct {
+		name, noColor, term string
+		tty, want           bool
+	}{
+		{"terminal", "", "xterm-256color", true, true},
+		{"NO_COLOR", "1", "xterm-256color", true, false},
+		{"NO_COLOR any value", "false", "xterm", true, false},
+		{"dumb", "", "dumb", true, false},
+		{"not a terminal", "", "xterm", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("NO_COLOR", tt.noColor)
+			t.Setenv("TERM", tt.term)
+			if got := colorWanted(tt.tty); got != tt.want {
+				t.Errorf("colorWanted(%v) = %v, want %v", tt.tty, got, tt.want)
+			}
+		})
+	}
+	t.Setenv("NO_COLOR", "1")
+	if System().ColorEnabled() {
+		t.Error("System() enables colour with NO_COLOR set")
+	}
+}
+
+func TestPromptAndAnimate(t *testing.T) {
+	tests := []struct {
+		ci                   string
+		stdin, stderr        bool
+		wantPrompt, wantAnim bool
+	}{
+		{"", true, true, true, true},
+		{"true", true, true, false, false},
+		{"", false, true, false, true},
+		{"", true, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Setenv("CI", tt.ci)
+		s := System()
+		s.SetStdinTTY(tt.stdin)
+		s.SetStderrTTY(tt.stderr)
+		if s.CanPrompt() != tt.wantPrompt || s.Animate() != tt.wantAnim {
+			t.Errorf("CI=%q stdin=%v stderr=%v: CanPrompt=%v Animate=%v, want %v %v",
+				tt.ci, tt.stdin, tt.stderr, s.CanPrompt(), s.Animate(), tt.wantPrompt, tt.wantAnim)
+		}
+	}
+}
+
+func TestTestStreams(t *testing.T) {
+	t.Setenv("CI", "true")
+	s, _, _, _ := Test()
+	if s.IsStdinTTY() || s.IsStdoutTTY() || s.IsStderrTTY() || s.ColorEnabled() || s.CanPrompt() {
+		t.Error("Test() streams should be non-TTY without colour")
+	}
+	s.SetStdinTTY(true)
+	s.SetStderrTTY(true)
+	if !s.CanPrompt() || !s.Animate() {
+		t.Error("Test() streams should ignore the CI environment")
+	}
+}

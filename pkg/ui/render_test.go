@@ -1,0 +1,222 @@
+package ui_test
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/ui"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var (
+	t0    = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	sgr   = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	clock = func() time.Time { return t0.Add(5 * time.Second) }
+)
+
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+// generate is the event sequence of a typical `hf generate`.
+func generate() []job.Event {
+	id := "req_1"
+	return []job.Event{
+		{Kind: job.TunnelReady, URL: "https://abc.ngrok.app"},
+		{Kind: job.Warning, Message: "HF_WEBHOOK_SECRET unset; confirming deliveries by polling"},
+		{Kind: job.Retry, Message: "submit", Err: errors.New("503 Service Unavailable"), Delay: 2 * time.Second, Attempt: 1},
+		{Kind: job.Submitted, RequestID: id, Model: "flux-pro", Status: "queued", Time: at(0)},
+		{Kind: job.StatusChanged, RequestID: id, Status: "queued", Time: at(time.Second)},
+		{Kind: job.StatusChanged, RequestID: id, Status: "in_progress", Time: at(2 * time.Second)},
+		{Kind: job.StatusChanged, RequestID: id, Status: "in_progress", Time: at(3 * time.Second)},
+		{Kind: job.WebhookReceived, RequestID: id, Time: at(12 * time.Second)},
+		{Kind: job.Completed, RequestID: id, Status: "completed", NotifiedBy: "webhook", Time: at(12340 * time.Millisecond)},
+		{Kind: job.DownloadStarted, RequestID: id, Path: "out/req_1.png", Index: 1, Count: 1, Total: 1536},
+		{Kind: job.DownloadProgress, RequestID: id, Path: "out/req_1.png", Index: 1, Count: 1, Bytes: 1536, Total: 1536},
+		{Kind: job.Downloaded, RequestID: id, Path: "out/req_1.png", Index: 1, Count: 1, Bytes: 1536, Total: 1536},
+	}
+}
+
+func render(ios *ui.IOStreams, m ui.Mode, events []job.Event) {
+	r := ui.NewRenderer(ios, m)
+	for _, ev := range events {
+		r.Handle(ev)
+	}
+	r.Close()
+}
+
+func TestPlain(t *testing.T) {
+	tests := []struct {
+		name   string
+		events []job.Event
+		want   string
+	}{
+		{"generate", generate(), `hf: webhook endpoint ready at https://abc.ngrok.app
+hf: warning: HF_WEBHOOK_SECRET unset; confirming deliveries by polling
+hf: submit failed (503 Service Unavailable); retrying in 2s (attempt 1)
+hf: submitted req_1 (flux-pro)
+hf: req_1 in_progress
+hf: webhook received for req_1
+hf: req_1 completed after 12.3s (via webhook)
+hf: saved out/req_1.png (1.5 KiB)
+`},
+		{"wait without submit", []job.Event{
+			{Kind: job.StatusChanged, RequestID: "r", Status: "in_progress", Time: at(0)},
+			{Kind: job.StatusChanged, RequestID: "r", Status: "in_progress", Time: at(time.Second)},
+			{Kind: job.Completed, RequestID: "r", Status: "failed", NotifiedBy: "poll", Time: at(2 * time.Second)},
+			{Kind: job.StatusChanged, RequestID: "r", Status: "failed", Time: at(3 * time.Second)},
+		}, "hf: r in_progress\nhf: r failed after 2s (via poll)\n"},
+		{"completed unseen", []job.Event{
+			{Kind: job.Completed, RequestID: "r", Status: "nsfw"},
+		}, "hf: r nsfw\n"},
+		{"detached", []job.Event{
+			{Kind: job.Submitted, RequestID: "r", Model: "m", Time: at(0)},
+			{Kind: job.Detached, RequestID: "r", Message: "detached; resume with: hf wait r"},
+		}, "hf: submitted r (m)\nhf: detached; resume with: hf wait r\n"},
+		{"large download", []job.Event{
+			{Kind: job.DownloadStarted, Path: "v.mp4", Total: 10 << 20},
+			{Kind: job.DownloadProgress, Path: "v.mp4", Bytes: 5 << 20, Total: 10 << 20},
+			{Kind: job.Downloaded, Path: "v.mp4", Bytes: 10 << 20, Total: 10 << 20},
+		}, "hf: saved v.mp4 (10.0 MiB)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, out, errOut := ui.Test()
+			render(ios, ui.Mode{Heartbeat: time.Hour, Now: clock}, tt.events)
+			if got := errOut.String(); got != tt.want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", got, tt.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout written: %q", out)
+			}
+		})
+	}
+}
+
+func TestPlainHeartbeat(t *testing.T) {
+	ios, _, _, errOut := ui.Test()
+	r := ui.NewRenderer(ios, ui.Mode{Heartbeat: 20 * time.Millisecond, Now: clock})
+	r.Handle(job.Event{Kind: job.Submitted, RequestID: "req_1", Model: "m", Status: "queued", Time: t0})
+	time.Sleep(110 * time.Millisecond)
+	r.Handle(job.Event{Kind: job.Completed, RequestID: "req_1", Status: "completed", NotifiedBy: "poll", Time: at(6 * time.Second)})
+	time.Sleep(80 * time.Millisecond)
+	r.Close()
+
+	before, after, ok := strings.Cut(errOut.String(), "hf: req_1 completed after 6s (via poll)\n")
+	if !ok {
+		t.Fatalf("no completion line in:\n%s", errOut)
+	}
+	if n := strings.Count(before, "hf: still waiting for req_1: queued, 5s elapsed\n"); n < 2 {
+		t.Errorf("want heartbeats while waiting, got %d in:\n%s", n, before)
+	}
+	if after != "" {
+		t.Errorf("output after completion: %q", after)
+	}
+}
+
+func TestQuiet(t *testing.T) {
+	for _, tty := range []bool{false, true} {
+		ios, _, out, errOut := ui.Test()
+		ios.SetStderrTTY(tty)
+		render(ios, ui.Mode{Quiet: true, Heartbeat: time.Millisecond}, generate())
+		if out.Len()+errOut.Len() != 0 {
+			t.Errorf("tty=%v: quiet wrote %q / %q", tty, out, errOut)
+		}
+	}
+}
+
+func TestPretty(t *testing.T) {
+	failed := []job.Event{
+		{Kind: job.Submitted, RequestID: "req_2", Model: "kling", Time: t0},
+		{Kind: job.Completed, RequestID: "req_2", Status: "failed", Err: errors.New("out of credits"), Time: at(time.Second)},
+	}
+	large := []job.Event{
+		{Kind: job.DownloadStarted, Path: "out/v.mp4", Total: 8 << 20},
+		{Kind: job.DownloadProgress, Path: "out/v.mp4", Bytes: 4 << 20, Total: 8 << 20},
+		{Kind: job.DownloadProgress, Path: "out/v.mp4", Bytes: 8 << 20, Total: 8 << 20},
+		{Kind: job.Downloaded, Path: "out/v.mp4", Bytes: 8 << 20, Total: 8 << 20},
+	}
+	tests := []struct {
+		name   string
+		color  bool
+		events []job.Event
+		want   []string // substrings of the output without ANSI sequences
+		bar    bool     // a progress bar was drawn
+	}{
+		{"completed plain", false, generate(), []string{
+			"✓ webhook endpoint ready https://abc.ngrok.app\n",
+			"! HF_WEBHOOK_SECRET unset",
+			"✓ submitted req_1 (flux-pro)\n",
+			"queued req_1 · 5s",
+			"✓ completed in 12.3s (webhook)\n",
+			"✓ saved out/req_1.png (1.5 KiB)\n",
+		}, false},
+		{"completed color", true, generate(), []string{"✓ completed in 12.3s (webhook)\n"}, false},
+		{"failed", false, failed, []string{"✗ failed: out of credits\n"}, false},
+		{"large download", false, large, []string{"v.mp4", "✓ saved out/v.mp4 (8.0 MiB)\n"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, out, errOut := ui.Test()
+			ios.SetStderrTTY(true)
+			ios.SetColorEnabled(tt.color)
+			render(ios, ui.Mode{Now: clock}, tt.events)
+			raw := errOut.String()
+			if hasColor := sgr.MatchString(raw); hasColor != tt.color {
+				t.Errorf("colour codes present = %v, want %v: %q", hasColor, tt.color, raw)
+			}
+			plain := regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]|\r`).ReplaceAllString(raw, "")
+			for _, w := range tt.want {
+				if !strings.Contains(plain, w) {
+					t.Errorf("missing %q in:\n%s", w, plain)
+				}
+			}
+			if bar := strings.Contains(plain, "%"); bar != tt.bar {
+				t.Errorf("progress bar drawn = %v, want %v:\n%q", bar, tt.bar, raw)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout written: %q", out)
+			}
+		})
+	}
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	for _, tty := range []bool{false, true} {
+		ios, _, _, errOut := ui.Test()
+		ios.SetStderrTTY(tty)
+		r := ui.NewRenderer(ios, ui.Mode{Heartbeat: 5 * time.Millisecond, Now: clock})
+		r.Handle(job.Event{Kind: job.Submitted, RequestID: "a", Model: "m", Time: t0})
+		r.Handle(job.Event{Kind: job.DownloadStarted, Path: "big", Total: 8 << 20})
+		time.Sleep(20 * time.Millisecond)
+		r.Close()
+		r.Close()
+		n := errOut.Len()
+		r.Handle(job.Event{Kind: job.Warning, Message: "late"})
+		if errOut.Len() != n {
+			t.Errorf("tty=%v: wrote after Close: %q", tty, errOut.String()[n:])
+		}
+		goleak.VerifyNone(t)
+	}
+}
+
+func TestFormatError(t *testing.T) {
+	tests := []struct{ reason, hint, want string }{
+		{"credentials rejected", "", "error: credentials rejected"},
+		{"credentials rejected", "run hf auth login", "error: credentials rejected\nrun hf auth login"},
+		{"two\nlines", "", "error: two\nlines"},
+	}
+	for _, tt := range tests {
+		if got := ui.FormatError(ui.NewStyles(false), tt.reason, tt.hint); got != tt.want {
+			t.Errorf("FormatError(%q, %q) = %q, want %q", tt.reason, tt.hint, got, tt.want)
+		}
+	}
+	colored := ui.FormatError(ui.NewStyles(true), "boom", "hint")
+	if !sgr.MatchString(colored) || sgr.ReplaceAllString(colored, "") != "error: boom\nhint" {
+		t.Errorf("coloured FormatError = %q", colored)
+	}
+}

@@ -1,0 +1,112 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/netutil"
+
+	"github.com/hf-cli/hf/pkg/tunnel"
+)
+
+// limits are the server's protections against slow or greedy clients.
+type limits struct {
+	readHeader, read, write, idle, shutdown time.Duration
+	maxConns                                int
+}
+
+var defaultLimits = limits{
+	readHeader: 5 * time.Second,
+	read:       10 * time.Second,
+	write:      10 * time.Second,
+	idle:       30 * time.Second,
+	shutdown:   2 * time.Second,
+	maxConns:   64,
+}
+
+// Server runs a Receiver on an Endpoint.
+type Server struct {
+	ep    tunnel.Endpoint
+	srv   *http.Server
+	url   string
+	grace time.Duration
+	conns sync.WaitGroup
+	done  chan struct{}
+	once  sync.Once
+	err   error
+}
+
+// Serve starts serving r on ep: header/read/write/idle timeouts of
+// 5/10/10/30 s, 16 KiB of headers, at most 64 connections at once.
+func Serve(ep tunnel.Endpoint, r *Receiver) *Server { return serve(ep, r, defaultLimits) }
+
+func serve(ep tunnel.Endpoint, r *Receiver, l limits) *Server {
+	s := &Server{ep: ep, url: ep.URL().JoinPath(r.Path()).String(), grace: l.shutdown, done: make(chan struct{})}
+	s.srv = &http.Server{
+		Handler:           stripBase(ep.URL().Path, r),
+		ReadHeaderTimeout: l.readHeader,
+		ReadTimeout:       l.read,
+		WriteTimeout:      l.write,
+		IdleTimeout:       l.idle,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				s.conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				s.conns.Done()
+			}
+		},
+	}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(netutil.LimitListener(ep, l.maxConns))
+	}()
+	return s
+}
+
+// stripBase lets a public URL with a path (https://host/relay) work whether
+// or not the reverse proxy in front strips that path.
+func stripBase(base string, h http.Handler) http.Handler {
+	base = strings.TrimSuffix(base, "/")
+	if base == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if rest, ok := strings.CutPrefix(req.URL.Path, base); ok && strings.HasPrefix(rest, "/") {
+			req = req.Clone(req.Context())
+			req.URL.Path, req.URL.RawPath = rest, ""
+		}
+		h.ServeHTTP(w, req)
+	})
+}
+
+// URL is the public URL of the receiver, the value for hf_webhook.
+func (s *Server) URL() string { return s.url }
+
+// Close stops the server (gracefully for at most 2 s, then abruptly), closes
+// the endpoint, and returns once every connection has ended. Later calls
+// return the first result.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.grace)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			_ = s.srv.Close()
+		}
+		if err := s.ep.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.err = err
+		}
+		<-s.done
+		s.conns.Wait()
+	})
+	return s.err
+}
