@@ -126,8 +126,8 @@ type EngineOptions struct {
 	Sandbox      bool
 	Quiet        bool
 	PollInterval time.Duration
-	// Webhook endpoint settings (generate only); zero value means polling.
-	Endpoint EndpointOptions
+	// Endpoint selects the webhook endpoint (generate only); nil means polling.
+	Endpoint *EndpointOptions
 }
 
 // Engine is a job runner wired to a renderer, and what must be closed after.
@@ -156,8 +156,10 @@ func (f *Factory) Engine(ctx context.Context, o EngineOptions) (*Engine, error) 
 	copts := ClientOptions{OnRetry: func(ri higgsfield.RetryInfo) {
 		r.Handle(job.Event{Kind: job.Retry, Time: time.Now(), Message: ri.Op, Err: ri.Err, Attempt: ri.Attempt, Delay: ri.Delay})
 	}}
+	var secret string
 	if o.Sandbox {
-		srv := hftest.New(hftest.WithTiming(time.Second, 2*time.Second))
+		secret = sandboxSecret()
+		srv := hftest.New(hftest.WithTiming(time.Second, 2*time.Second), hftest.WithWebhookSecret(secret))
 		e.closers = append(e.closers, srv.Close)
 		copts.BaseURL, copts.NoCredentials = srv.URL, true
 	}
@@ -174,9 +176,11 @@ func (f *Factory) Engine(ctx context.Context, o EngineOptions) (*Engine, error) 
 	if o.PollInterval > 0 {
 		runner.Schedule = await.Schedule{First: o.PollInterval, Max: o.PollInterval, Factor: 1, Jitter: 0.1}
 	}
-	if err := f.openEndpoint(ctx, e, o.Endpoint); err != nil {
-		e.Close()
-		return nil, err
+	if o.Endpoint != nil {
+		if err := f.openEndpoint(ctx, e, *o.Endpoint, secret); err != nil {
+			e.Close()
+			return nil, err
+		}
 	}
 	return e, nil
 }

@@ -205,6 +205,9 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	if _, err := download.Render(spec.Output.Template, download.Vars{ID: "x", Model: spec.Model, Index: 1, Count: 1, Ext: "png"}); spec.Output.Stdout == nil && err != nil {
 		return res, err
 	}
+	if ctx.Err() != nil { // Ctrl-C before anything was spent
+		return res, &InterruptedError{}
+	}
 	// The submit is not cut short by Ctrl-C: its answer (the request id) is
 	// what makes the request recoverable.
 	subCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)

@@ -89,6 +89,10 @@ func stripBase(base string, h http.Handler) http.Handler {
 	})
 }
 
+// Done is closed when the server stops serving: after Close, or when the
+// endpoint fails (the tunnel was lost).
+func (s *Server) Done() <-chan struct{} { return s.done }
+
 // URL is the public URL of the receiver, the value for hf_webhook.
 func (s *Server) URL() string { return s.url }
 

@@ -92,6 +92,7 @@ quote it as JSON, e.g. --set 'seed="42"', to force a string).`,
 	fl.BoolVar(&opts.NoWait, "no-wait", false, "submit, print the request id on stdout, and exit")
 	fl.BoolVar(&opts.Sandbox, "sandbox", false, "run against a built-in fake API: no credentials, no network, real PNG/MP4 outputs")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up waiting after this long (the request goes on; resume with hf wait)")
+	opts.Endpoint.Register(cmd)
 	fl.DurationVar(&opts.PollInterval, "poll-interval", 0, "poll the status at this fixed interval (default: 2s growing to 10s)")
 	return cmd
 }
@@ -183,7 +184,7 @@ func run(cmd *cobra.Command, opts *Options) error {
 		}
 	}
 	eng, err := opts.Factory.Engine(cmd.Context(), cmdutil.EngineOptions{
-		Sandbox: opts.Sandbox, Quiet: opts.Quiet, PollInterval: opts.PollInterval, Endpoint: opts.Endpoint,
+		Sandbox: opts.Sandbox, Quiet: opts.Quiet, PollInterval: opts.PollInterval, Endpoint: &opts.Endpoint,
 	})
 	if err != nil {
 		return err

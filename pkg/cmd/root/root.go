@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	cancelcmd "github.com/hf-cli/hf/pkg/cmd/cancel"
+	"github.com/hf-cli/hf/pkg/cmd/doctor"
 	"github.com/hf-cli/hf/pkg/cmd/download"
 	"github.com/hf-cli/hf/pkg/cmd/generate"
 	"github.com/hf-cli/hf/pkg/cmd/history"
@@ -78,6 +79,7 @@ progress goes to stderr.`,
 		download.NewCmdDownload(f, nil),
 		cancelcmd.NewCmdCancel(f, nil),
 		history.NewCmdHistory(f, nil),
+		doctor.NewCmdDoctor(f, nil),
 		version.NewCmdVersion(f),
 	)
 	return cmd
