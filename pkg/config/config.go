@@ -20,25 +20,18 @@ import (
 // envBindings maps config keys to the environment variables that set them
 // (first listed wins).
 var envBindings = map[string][]string{
-	"base_url":                {"HF_BASE_URL"},
-	"debug":                   {"HF_DEBUG"},
-	"ngrok.authtoken":         {"HF_NGROK_AUTHTOKEN", "NGROK_AUTHTOKEN"},
-	"ngrok.url":               {"HF_NGROK_URL"},
-	"ngrok.connect_url":       {"HF_NGROK_CONNECT_URL"},
-	"ngrok.root_cas":          {"HF_NGROK_ROOT_CAS"},
-	"ngrok.connect_timeout":   {"HF_NGROK_CONNECT_TIMEOUT"},
-	"webhook.secret":          {"HF_WEBHOOK_SECRET"},
-	"webhook.via":             {"HF_VIA"},
-	"output.dir":              {"HF_OUTPUT_DIR"},
-	"output.template":         {"HF_OUTPUT_TEMPLATE"},
-	"generate.timeout":        {"HF_TIMEOUT"},
-	"generate.poll_interval":  {"HF_POLL_INTERVAL"},
-	"ngrok.trust_system_cas":  {"HF_NGROK_TRUST_SYSTEM_CAS"},
-	"webhook.listen":          {"HF_LISTEN"},
-	"webhook.url":             {"HF_WEBHOOK_URL"},
-	"credentials.api_key":     nil,
-	"credentials.api_secret":  nil,
-	"credentials.credentials": nil,
+	"base_url":              {"HF_BASE_URL"},
+	"debug":                 {"HF_DEBUG"},
+	"ngrok.authtoken":       {"HF_NGROK_AUTHTOKEN", "NGROK_AUTHTOKEN"},
+	"ngrok.url":             {"HF_NGROK_URL"},
+	"ngrok.connect_url":     {"HF_NGROK_CONNECT_URL"},
+	"ngrok.root_cas":        {"HF_NGROK_ROOT_CAS"},
+	"ngrok.connect_timeout": {"HF_NGROK_CONNECT_TIMEOUT"},
+	"webhook.secret":        {"HF_WEBHOOK_SECRET"},
+	"webhook.via":           {"HF_VIA"},
+	"generate.timeout":      {"HF_TIMEOUT"},
+	"webhook.listen":        {"HF_LISTEN"},
+	"webhook.url":           {"HF_WEBHOOK_URL"},
 }
 
 // Config is the merged view of the config file and the environment.
@@ -76,7 +69,6 @@ func Load() (*Config, error) {
 	v.SetConfigType("yaml")
 	v.SetDefault("base_url", higgsfield.DefaultBaseURL)
 	v.SetDefault("webhook.via", "auto")
-	v.SetDefault("output.dir", ".")
 	v.SetDefault("generate.timeout", 30*time.Minute)
 	v.SetDefault("ngrok.connect_timeout", 15*time.Second)
 	for key, envs := range envBindings {

@@ -105,6 +105,10 @@ type DownloadError struct {
 }
 
 func (e *DownloadError) Error() string {
+	var exists *download.ExistsError
+	if errors.As(e.Err, &exists) {
+		return fmt.Sprintf("%s already exists; the outputs are safe: hf download %s --clobber, or pick another -o", exists.Path, e.RequestID)
+	}
 	return fmt.Sprintf("%v; the outputs are safe, retry with: hf download %s", e.Err, e.RequestID)
 }
 func (e *DownloadError) Unwrap() error { return e.Err }
@@ -315,14 +319,33 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 		if errors.Is(context.Cause(ctx), ErrInterrupt) {
 			return res, &InterruptedError{RequestID: res.RequestID, Resume: "hf download " + res.RequestID}
 		}
-		r.journal(journal.Record{Event: "download_failed", RequestID: res.RequestID, Error: err.Error(), Files: files})
+		r.journal(journal.Record{Event: "download_failed", RequestID: res.RequestID, Error: err.Error(), Files: absolute(files)})
 		res.Error = err.Error()
+		var exists *download.ExistsError
+		if resumed && errors.As(err, &exists) {
+			// hf download/wait was told where to write and that place is
+			// taken: a usage problem, not a failed download.
+			return res, exists
+		}
 		return res, &DownloadError{RequestID: res.RequestID, Err: err}
 	}
 	if out.Stdout == nil {
-		r.journal(journal.Record{Event: "downloaded", RequestID: res.RequestID, Files: files})
+		r.journal(journal.Record{Event: "downloaded", RequestID: res.RequestID, Files: absolute(files)})
 	}
 	return res, nil
+}
+
+// absolute returns files with absolute paths, so the journal means the
+// same from any directory.
+func absolute(files []journal.File) []journal.File {
+	out := make([]journal.File, len(files))
+	for i, f := range files {
+		out[i] = f
+		if p, err := filepath.Abs(f.Path); err == nil {
+			out[i].Path = p
+		}
+	}
+	return out
 }
 
 func (r *Runner) journaledTerminal(id string) bool {
@@ -342,6 +365,7 @@ func (r *Runner) wait(ctx context.Context, st *higgsfield.Status, timeout time.D
 	}
 	defer cancel()
 	last := st
+	failures := 0
 	sched := r.Schedule
 	opts := await.Options{
 		Poll: func(ctx context.Context) (*higgsfield.Status, error) {
@@ -349,13 +373,15 @@ func (r *Runner) wait(ctx context.Context, st *higgsfield.Status, timeout time.D
 		},
 		EndpointDown: r.EndpointDown,
 		OnStatus: func(s *higgsfield.Status) {
+			failures = 0
 			if s.Status != last.Status {
 				r.emit(Event{Kind: StatusChanged, RequestID: s.RequestID, Status: s.Status})
 			}
 			last = s
 		},
 		OnPollError: func(err error) {
-			r.emit(Event{Kind: Retry, RequestID: st.RequestID, Message: "status check", Err: err})
+			failures++
+			r.emit(Event{Kind: Retry, RequestID: st.RequestID, Message: "status check", Err: err, Attempt: failures})
 		},
 		OnDelivery: func(d webhook.Delivery) {
 			r.emit(Event{Kind: WebhookReceived, RequestID: d.RequestID})

@@ -36,7 +36,7 @@ func (p *plain) Handle(ev job.Event) {
 		p.track(ev)
 		p.printf("submitted %s (%s)", ev.RequestID, ev.Model)
 	case job.Retry:
-		p.printf("%s failed (%v); retrying in %s (attempt %d)", ev.Message, ev.Err, ev.Delay, ev.Attempt)
+		p.printf("%s", retryText(ev))
 	case job.StatusChanged:
 		if r, changed := p.track(ev); changed {
 			p.printf("%s %s", r.id, r.status)

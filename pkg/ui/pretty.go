@@ -52,7 +52,7 @@ func (p *pretty) Handle(ev job.Event) {
 		p.println(st.Success.Render("✓") + " submitted " + st.ID.Render(ev.RequestID) + " " + st.Muted.Render("("+ev.Model+")"))
 	case job.Retry:
 		p.println(st.Warning.Render("↻") + " " + paint(st.Muted,
-			fmt.Sprintf("%s failed (%v); retrying in %s (attempt %d)", ev.Message, ev.Err, ev.Delay, ev.Attempt)))
+			retryText(ev)))
 	case job.StatusChanged:
 		if _, changed := p.track(ev); changed {
 			p.drawSpinner()

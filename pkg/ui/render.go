@@ -209,3 +209,16 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// retryText describes a retry: "<what> failed (<err>); retrying in 2s (attempt 1)",
+// leaving out the delay or attempt when the event does not know them.
+func retryText(ev job.Event) string {
+	s := fmt.Sprintf("%s failed (%v); retrying", ev.Message, ev.Err)
+	if ev.Delay > 0 {
+		s += " in " + ev.Delay.Round(time.Millisecond).String()
+	}
+	if ev.Attempt > 0 {
+		s += fmt.Sprintf(" (attempt %d)", ev.Attempt)
+	}
+	return s
+}

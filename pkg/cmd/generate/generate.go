@@ -4,6 +4,7 @@ package generate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -180,7 +181,11 @@ func run(cmd *cobra.Command, opts *Options) error {
 	spec := job.Spec{Model: opts.Model, Params: params, Output: out, Timeout: opts.Timeout, NoWait: opts.NoWait}
 	if !opts.NoWait {
 		if err := job.Precheck(spec); err != nil {
-			return err
+			var exists *download.ExistsError
+			if errors.As(err, &exists) {
+				return err
+			}
+			return &cmdutil.FlagError{Err: err}
 		}
 	}
 	eng, err := opts.Factory.Engine(cmd.Context(), cmdutil.EngineOptions{

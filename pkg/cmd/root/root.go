@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	cancelcmd "github.com/hf-cli/hf/pkg/cmd/cancel"
+	"github.com/hf-cli/hf/pkg/cmd/completion"
 	"github.com/hf-cli/hf/pkg/cmd/doctor"
 	"github.com/hf-cli/hf/pkg/cmd/download"
 	"github.com/hf-cli/hf/pkg/cmd/generate"
@@ -60,6 +61,7 @@ progress goes to stderr.`,
 		SilenceUsage:  true,
 		Version:       f.Version,
 	}
+	cmd.CompletionOptions.DisableDefaultCmd = true
 	cmd.SetOut(f.IOStreams.Out)
 	cmd.SetErr(f.IOStreams.ErrOut)
 	cmd.SetVersionTemplate("hf {{.Version}}\n")
@@ -81,6 +83,7 @@ progress goes to stderr.`,
 		history.NewCmdHistory(f, nil),
 		doctor.NewCmdDoctor(f, nil),
 		version.NewCmdVersion(f),
+		completion.NewCmdCompletion(f),
 	)
 	return cmd
 }

@@ -173,23 +173,30 @@ func New(opts ...Option) *Server {
 		o(s)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.api, s.URL = s.serve(s.apiHandler())
-	s.assets, s.AssetURL = s.serve(s.assetHandler())
+	// Both URLs are known before either server answers: handlers read them.
+	apiLn, assetLn := listen(), listen()
+	s.URL, s.AssetURL = "http://"+apiLn.Addr().String(), "http://"+assetLn.Addr().String()
+	s.api = s.serve(apiLn, s.apiHandler())
+	s.assets = s.serve(assetLn, s.assetHandler())
 	return s
 }
 
-func (s *Server) serve(h http.Handler) (*http.Server, string) {
+func listen() net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(fmt.Sprintf("hftest: listening on loopback: %v", err))
 	}
+	return ln
+}
+
+func (s *Server) serve(ln net.Listener, h http.Handler) *http.Server {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
 		_ = srv.Serve(ln)
 	}()
-	return srv, "http://" + ln.Addr().String()
+	return srv
 }
 
 // Close stops both servers, pending webhook timers and deliveries in flight,

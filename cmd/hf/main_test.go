@@ -1,0 +1,460 @@
+package main
+
+// End-to-end tests: testscript runs the scripts in testdata/script, where
+// "hf" is this test binary re-executed as the CLI, against one hftest fake
+// API per script. Custom commands drive the fake and check what hf did.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/hf-cli/hf/pkg/cmd/root"
+	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"hf": hfMain})
+}
+
+// hfMain is the hf binary. With HF_TEST_EXITFILE set, it writes its exit code
+// there (removing any stale one first), so that "exitcode" can check it.
+func hfMain() {
+	exitFile := os.Getenv("HF_TEST_EXITFILE")
+	if exitFile != "" {
+		_ = os.Remove(exitFile)
+	}
+	code := root.Main(version, os.Args[1:])
+	if exitFile != "" {
+		if err := os.WriteFile(exitFile, []byte(strconv.Itoa(code)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "hf test: writing the exit file:", err)
+		}
+	}
+	os.Exit(code)
+}
+
+type serverKey struct{}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:   "testdata/script",
+		Setup: setup,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode":  cmdExitcode,
+			"fake":      cmdFake,
+			"jsonfield": cmdJSONField,
+			"jsonvalid": cmdJSONValid,
+		},
+	})
+}
+
+func setup(env *testscript.Env) error {
+	srv := hftest.New(hftest.WithCredentials("test-key", "test-secret"),
+		hftest.WithTiming(50*time.Millisecond, 100*time.Millisecond))
+	env.Defer(srv.Close)
+	env.Values[serverKey{}] = srv
+	work := env.WorkDir
+	for k, v := range map[string]string{
+		"HF_BASE_URL":      srv.URL,
+		"HF_KEY":           "test-key:test-secret",
+		"HOME":             filepath.Join(work, "home"),
+		"XDG_STATE_HOME":   filepath.Join(work, "state"),
+		"XDG_CONFIG_HOME":  filepath.Join(work, "config"),
+		"HF_TEST_EXITFILE": filepath.Join(work, ".exitcode"),
+		"NO_COLOR":         "1",
+		"CI":               "true",
+	} {
+		env.Setenv(k, v)
+	}
+	// A race-enabled hf sleeps 1 s at exit by default; scripts run it often.
+	if os.Getenv("GORACE") == "" {
+		env.Setenv("GORACE", "atexit_sleep_ms=10")
+	}
+	return nil
+}
+
+func server(ts *testscript.TestScript) *hftest.Server {
+	return ts.Value(serverKey{}).(*hftest.Server)
+}
+
+// exitcode N: the last hf run exited with N.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: exitcode N")
+	}
+	data, err := os.ReadFile(ts.Getenv("HF_TEST_EXITFILE"))
+	if err != nil {
+		ts.Fatalf("no exit code recorded (did hf run to the end?): %v", err)
+	}
+	if got := strings.TrimSpace(string(data)); got != args[0] {
+		ts.Fatalf("hf exited with %s, want %s", got, args[0])
+	}
+}
+
+var endpoints = []hftest.Endpoint{hftest.Submit, hftest.StatusEP, hftest.Cancel, hftest.Upload,
+	hftest.Estimate, hftest.AssetEP, hftest.UploadPut}
+
+func endpoint(ts *testscript.TestScript, name string) hftest.Endpoint {
+	if !slices.Contains(endpoints, hftest.Endpoint(name)) {
+		ts.Fatalf("unknown endpoint %q (known: %v)", name, endpoints)
+	}
+	return hftest.Endpoint(name)
+}
+
+func atoi(ts *testscript.TestScript, s string) int {
+	n, err := strconv.Atoi(s)
+	ts.Check(err)
+	return n
+}
+
+func duration(ts *testscript.TestScript, s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	ts.Check(err)
+	return d
+}
+
+// fakeCmds are the subcommands of "fake": usage, whether "!" is allowed,
+// and what they do.
+var fakeCmds = map[string]struct {
+	usage string
+	neg   bool
+	run   func(ts *testscript.TestScript, srv *hftest.Server, neg bool, args []string)
+}{
+	"outcome": {"outcome completed|failed|nsfw|canceled [message]", false, func(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+		if len(args) < 1 || len(args) > 2 {
+			ts.Fatalf("usage: fake outcome STATUS [message]")
+		}
+		o := hftest.Outcome{Status: args[0]}
+		if len(args) == 2 {
+			o.Error = args[1]
+		}
+		srv.SetOutcome(o)
+	}},
+	"timing": {"timing QUEUED RUNNING", false, func(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: fake timing QUEUED RUNNING")
+		}
+		srv.SetTiming(duration(ts, args[0]), duration(ts, args[1]))
+	}},
+	"imagesize": {"imagesize W H", false, func(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: fake imagesize W H")
+		}
+		srv.SetImageSize(atoi(ts, args[0]), atoi(ts, args[1]))
+	}},
+	"fault":         {"fault ENDPOINT STATUS|drop [times=N] [after] [retry-after=S] [truncate=N] [body=JSON]", false, fakeFault},
+	"charged":       {"charged N", false, fakeCharged},
+	"hits":          {"hits ENDPOINT ==|>=|<= N", false, fakeHits},
+	"waithits":      {"waithits ENDPOINT N", false, fakeWaitHits},
+	"noauth-assets": {"noauth-assets", false, fakeNoAuthAssets},
+	"resumed":       {"resumed", true, fakeResumed},
+	"waitjob":       {"waitjob [STATUS]", false, fakeWaitJob},
+	"lastid":        {"lastid [VAR]", false, fakeLastID},
+	"sha":           {"sha FILE", true, fakeSHA},
+	"body":          {"body KEY JSON", false, fakeBody},
+}
+
+// fake SUBCOMMAND ...: drive the fake API or check what it saw.
+func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: fake SUBCOMMAND ...")
+	}
+	c, ok := fakeCmds[args[0]]
+	if !ok {
+		var usages []string
+		for _, c := range fakeCmds {
+			usages = append(usages, "fake "+c.usage)
+		}
+		slices.Sort(usages)
+		ts.Fatalf("unknown fake subcommand %q; usage:\n\t%s", args[0], strings.Join(usages, "\n\t"))
+	}
+	if neg && !c.neg {
+		ts.Fatalf("unsupported: ! fake %s", args[0])
+	}
+	c.run(ts, server(ts), neg, args[1:])
+}
+
+func fakeFault(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: fake fault ENDPOINT STATUS|drop [times=N] [after] [retry-after=S] [truncate=N] [body=JSON]")
+	}
+	f := hftest.Fault{Endpoint: endpoint(ts, args[0])}
+	for _, a := range args[1:] {
+		key, val, _ := strings.Cut(a, "=")
+		switch key {
+		case "drop":
+			f.Drop = true
+		case "after":
+			f.After = true
+		case "times":
+			f.Times = atoi(ts, val)
+		case "retry-after":
+			f.RetryAfter = val
+		case "truncate":
+			f.Truncate = int64(atoi(ts, val))
+		case "body":
+			f.Body = val
+		default:
+			f.Status = atoi(ts, a)
+		}
+	}
+	srv.Inject(f)
+}
+
+func fakeCharged(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: fake charged N")
+	}
+	if got, want := srv.Charged(), atoi(ts, args[0]); got != want {
+		ts.Fatalf("the fake charged %d generations, want %d", got, want)
+	}
+}
+
+func fakeHits(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: fake hits ENDPOINT ==|>=|<= N")
+	}
+	got, want := srv.Count(endpoint(ts, args[0])), atoi(ts, args[2])
+	ok := map[string]bool{"==": got == want, ">=": got >= want, "<=": got <= want}
+	res, known := ok[args[1]]
+	if !known {
+		ts.Fatalf("unknown operator %q", args[1])
+	}
+	if !res {
+		ts.Fatalf("%s was hit %d times, want %s %d", args[0], got, args[1], want)
+	}
+}
+
+// poll calls cond every 10 ms for up to 10 s and fails with what() if it
+// never holds.
+func poll(ts *testscript.TestScript, cond func() bool, what func() string) {
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			ts.Fatalf("gave up after 10s: %s", what())
+		}
+	}
+}
+
+func fakeWaitHits(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: fake waithits ENDPOINT N")
+	}
+	ep, want := endpoint(ts, args[0]), atoi(ts, args[1])
+	poll(ts, func() bool { return srv.Count(ep) >= want },
+		func() string { return fmt.Sprintf("%s hit %d times, want %d", ep, srv.Count(ep), want) })
+}
+
+func fakeNoAuthAssets(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	n := 0
+	for _, h := range srv.Hits() {
+		if h.Endpoint != hftest.AssetEP {
+			continue
+		}
+		n++
+		if h.Authorization != "" {
+			ts.Fatalf("GET %s carried Authorization %q to the asset host", h.Path, h.Authorization)
+		}
+	}
+	if n == 0 {
+		ts.Fatalf("the asset host was never hit")
+	}
+}
+
+// fakeResumed: some asset GET asked for a Range starting after byte 0.
+func fakeResumed(ts *testscript.TestScript, srv *hftest.Server, neg bool, args []string) {
+	var ranges []string
+	for _, h := range srv.Hits() {
+		if h.Endpoint == hftest.AssetEP && h.Range != "" {
+			ranges = append(ranges, h.Range)
+		}
+	}
+	resumed := slices.ContainsFunc(ranges, func(r string) bool {
+		start, ok := strings.CutPrefix(r, "bytes=")
+		start, _, _ = strings.Cut(start, "-")
+		n, err := strconv.Atoi(start)
+		return ok && err == nil && n > 0
+	})
+	if resumed == neg {
+		ts.Fatalf("asset Range headers seen: %q", ranges)
+	}
+}
+
+func newestJob(ts *testscript.TestScript, srv *hftest.Server) (hftest.Job, bool) {
+	jobs := srv.Jobs()
+	if len(jobs) == 0 {
+		return hftest.Job{}, false
+	}
+	return jobs[len(jobs)-1], true
+}
+
+func fakeWaitJob(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) > 1 {
+		ts.Fatalf("usage: fake waitjob [STATUS]")
+	}
+	var j hftest.Job
+	var ok bool
+	poll(ts, func() bool {
+		j, ok = newestJob(ts, srv)
+		return ok && (len(args) == 0 || j.Status == args[0])
+	}, func() string {
+		if !ok {
+			return "no job was submitted"
+		}
+		return fmt.Sprintf("job %s is %s, want %s", j.ID, j.Status, args[0])
+	})
+	ts.Setenv("ID", j.ID)
+}
+
+func fakeLastID(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) > 1 {
+		ts.Fatalf("usage: fake lastid [VAR]")
+	}
+	j, ok := newestJob(ts, srv)
+	if !ok {
+		ts.Fatalf("no job was submitted")
+	}
+	name := "ID"
+	if len(args) == 1 {
+		name = args[0]
+	}
+	ts.Setenv(name, j.ID)
+}
+
+func fakeSHA(ts *testscript.TestScript, srv *hftest.Server, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: fake sha FILE")
+	}
+	j, ok := newestJob(ts, srv)
+	if !ok {
+		ts.Fatalf("no job was submitted")
+	}
+	sum := sha256.Sum256([]byte(ts.ReadFile(args[0])))
+	got := hex.EncodeToString(sum[:])
+	var want []string
+	for _, a := range j.Assets {
+		want = append(want, a.SHA256)
+	}
+	if slices.Contains(want, got) == neg {
+		ts.Fatalf("sha256 of %s is %s; the newest job's assets: %v", args[0], got, want)
+	}
+}
+
+// fakeBody: the newest job's request body has KEY (dotted) equal to the
+// JSON value WANT, compared as compact JSON ("42" is a number, '"42"' a string).
+func fakeBody(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: fake body KEY JSON")
+	}
+	j, ok := newestJob(ts, srv)
+	if !ok {
+		ts.Fatalf("no job was submitted")
+	}
+	got, found := lookup(j.Body, args[0])
+	want, err := decodeOne(args[1])
+	ts.Check(err)
+	gotJSON, _ := json.Marshal(got)
+	wantJSON, _ := json.Marshal(want)
+	if !found || !bytes.Equal(gotJSON, wantJSON) {
+		all, _ := json.Marshal(j.Body)
+		ts.Fatalf("body field %s is %s (found: %v), want %s; body: %s", args[0], gotJSON, found, wantJSON, all)
+	}
+}
+
+// jsonfield FILE KEY WANT: the value at the dotted KEY (array elements by
+// index, "len" for an array's length) is WANT; WANT "present" means any value
+// but null and "". With "!", the value differs (or, for "present", is absent).
+func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: jsonfield FILE KEY WANT")
+	}
+	v, err := decodeOne(ts.ReadFile(args[0]))
+	if err != nil {
+		ts.Fatalf("%s: %v", args[0], err)
+	}
+	got, found := lookup(v, args[1])
+	var ok bool
+	if args[2] == "present" {
+		ok = found && got != nil && got != ""
+	} else {
+		ok = found && scalar(got) == args[2]
+	}
+	if ok == neg {
+		ts.Fatalf("%s: %s is %s (found: %v), want %s%s", args[0], args[1], scalar(got), found, map[bool]string{true: "not "}[neg], args[2])
+	}
+}
+
+func lookup(v any, key string) (any, bool) {
+	if key == "" || key == "." {
+		return v, true
+	}
+	for _, k := range strings.Split(key, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[k]; !ok {
+				return nil, false
+			}
+		case []any:
+			if k == "len" {
+				v = json.Number(strconv.Itoa(len(x)))
+				continue
+			}
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func scalar(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// decodeOne decodes s as exactly one JSON value, with nothing but white
+// space around it.
+func decodeOne(s string) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("not JSON: %v\n%s", err, s)
+	}
+	if rest := s[dec.InputOffset():]; len(bytes.TrimSpace([]byte(rest))) > 0 {
+		return nil, fmt.Errorf("more after the JSON value: %q", rest)
+	}
+	return v, nil
+}
+
+// jsonvalid FILE: FILE holds exactly one JSON value and nothing else.
+func cmdJSONValid(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: jsonvalid FILE")
+	}
+	_, err := decodeOne(ts.ReadFile(args[0]))
+	if (err == nil) == neg {
+		ts.Fatalf("%s: %v", args[0], err)
+	}
+}
