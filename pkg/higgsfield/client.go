@@ -235,6 +235,9 @@ func (c *Client) Estimate(ctx context.Context, model string, params map[string]a
 	if err := ValidModel(model); err != nil {
 		return nil, err
 	}
+	if params == nil {
+		params = map[string]any{}
+	}
 	body, err := json.Marshal(params)
 	if err != nil {
 		return nil, err
@@ -338,6 +341,11 @@ const maxAnswer = 4 << 20
 func (c *Client) do(req *http.Request) ([]byte, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// Transport errors quote the URL: keep the webhook's secret path out.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactURL(req.URL)
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()

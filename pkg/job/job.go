@@ -6,6 +6,7 @@ package job
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -159,8 +160,15 @@ func (r *Runner) journal(rec journal.Record) {
 // done before submitting.
 func expectedOutputs(params map[string]any) int {
 	for _, k := range []string{"num_images", "batch_size"} {
-		if v, ok := params[k].(float64); ok && v >= 1 {
-			return int(v)
+		switch v := params[k].(type) {
+		case float64:
+			if v >= 1 {
+				return int(v)
+			}
+		case json.Number:
+			if n, err := v.Int64(); err == nil && n >= 1 {
+				return int(n)
+			}
 		}
 	}
 	return 1
@@ -359,7 +367,7 @@ func (r *Runner) journaledTerminal(id string) bool {
 // wait resolves st's request to a terminal status within timeout. On
 // failure it returns the last status it knew.
 func (r *Runner) wait(ctx context.Context, st *higgsfield.Status, timeout time.Duration) (*higgsfield.Status, string, error) {
-	wctx, cancel := context.WithCancel(ctx)
+	wctx, cancel := ctx, context.CancelFunc(func() {})
 	if timeout > 0 {
 		wctx, cancel = context.WithTimeout(ctx, timeout)
 	}

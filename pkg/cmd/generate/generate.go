@@ -3,6 +3,7 @@
 package generate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,7 +125,7 @@ func BuildParams(stdin io.Reader, input string, prompt string, promptSet bool, s
 		if err != nil {
 			return nil, cmdutil.FlagErrorf("--input: %v", err)
 		}
-		if err := json.Unmarshal(data, &params); err != nil || params == nil {
+		if err := decodeJSON(data, &params); err != nil || params == nil {
 			return nil, cmdutil.FlagErrorf("--input %s: want a JSON object (%v)", input, oneLine(err))
 		}
 	}
@@ -160,10 +161,27 @@ func ParseSet(s string) (string, any, error) {
 		return "", nil, fmt.Errorf("invalid --set %q: want key=value", s)
 	}
 	var v any
-	if err := json.Unmarshal([]byte(raw), &v); err == nil {
+	if err := decodeJSON([]byte(raw), &v); err == nil {
 		return key, v, nil
 	}
 	return key, raw, nil
+}
+
+// decodeJSON decodes exactly one JSON value, keeping numbers as written
+// (a seed above 2^53 must not be rounded).
+func decodeJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
 }
 
 func run(cmd *cobra.Command, opts *Options) error {

@@ -72,7 +72,6 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestExitCodeFileSystemErrorIsNotUsage(t *testing.T) {
-	t.Skip(`BUG: root.go isUsage matches cobra's messages by substring, and "invalid argument" is also the text of EINVAL/os.ErrInvalid, so a file-system error (exit 1 per DESIGN) exits 2 as a usage error`)
 	err := fmt.Errorf("syncing out.png: %w", os.ErrInvalid)
 	if got := ExitCode(err); got != ExitError {
 		t.Fatalf("ExitCode(%v) = %d, want %d", err, got, ExitError)

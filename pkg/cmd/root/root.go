@@ -111,10 +111,17 @@ func Main(ver string, args []string) int {
 			os.Exit(ExitInterrupted)
 		}
 	}()
+	return Run(ctx, f, args)
+}
+
+// Run executes one hf command line with f's streams and returns the exit
+// code, reporting any error on f's stderr. Main wraps it with signal
+// handling; tests call it in-process.
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	cmd := NewCmdRoot(f)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
-	return Report(ios, err)
+	return Report(f.IOStreams, err)
 }
 
 // Report prints err (reason first, hint muted after) and returns the exit code.
@@ -181,7 +188,7 @@ func ExitCode(err error) int {
 // isUsage recognises cobra's own argument errors, which carry no type.
 func isUsage(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires exactly", "unknown flag", "unknown shorthand flag", "invalid argument"} {
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires exactly", "unknown flag", "unknown shorthand flag"} {
 		if strings.Contains(msg, p) {
 			return true
 		}
