@@ -51,6 +51,9 @@ type Output struct {
 	Clobber  bool
 	// Stdout, when set, receives the single output instead of a file (-o -).
 	Stdout io.Writer
+	// Have are outputs saved by an earlier run into the same place; those
+	// still intact on disk are not downloaded again.
+	Have []journal.File
 }
 
 // Spec is one generation.
@@ -261,6 +264,10 @@ func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
 	if r.Journal != nil {
 		if e, ok, _ := r.Journal.Lookup(rs.RequestID); ok {
 			res.Model, statusURL = e.Model, e.StatusURL
+			if out.Dir == "" && out.Template == "" && !out.Clobber {
+				// Same place as before: what was saved there already counts.
+				out.Have = e.Files
+			}
 			if out.Dir == "" {
 				out.Dir = e.Dir
 			}
@@ -354,6 +361,22 @@ func absolute(files []journal.File) []journal.File {
 		}
 	}
 	return out
+}
+
+// saved finds an earlier, still intact copy of the output at rawURL. Asset
+// URLs may be re-signed between answers, so the query is not compared.
+func saved(have []journal.File, rawURL string) (journal.File, bool) {
+	for _, f := range have {
+		if stripQuery(f.URL) == stripQuery(rawURL) && download.Matches(f.Path, f.Bytes, f.SHA256) {
+			return f, true
+		}
+	}
+	return journal.File{}, false
+}
+
+func stripQuery(u string) string {
+	u, _, _ = strings.Cut(u, "?")
+	return u
 }
 
 func (r *Runner) journaledTerminal(id string) bool {
@@ -469,6 +492,11 @@ func (r *Runner) download(ctx context.Context, res Result, st *higgsfield.Status
 			f := *fetcher
 			f.Progress = func(written, total int64) {
 				r.emit(Event{Kind: DownloadProgress, RequestID: res.RequestID, Index: idx, Count: len(outs), Bytes: written, Total: total, URL: o.URL})
+			}
+			if f, ok := saved(out.Have, o.URL); ok {
+				files[i] = f
+				r.emit(Event{Kind: Downloaded, RequestID: res.RequestID, Index: idx, Count: len(outs), Path: f.Path, Bytes: f.Bytes, URL: o.URL})
+				return
 			}
 			r.emit(Event{Kind: DownloadStarted, RequestID: res.RequestID, Index: idx, Count: len(outs), URL: o.URL, Total: -1})
 			got, err := f.Fetch(ctx, o.URL, download.Target{

@@ -407,11 +407,28 @@ func TestResume(t *testing.T) {
 			t.Fatalf("%d status checks for a finished request", f.srv.Count(hftest.StatusEP))
 		}
 
-		// A second download without --clobber refuses to overwrite.
+		// A second run into the same place finds both files intact and
+		// downloads nothing again.
+		assets := f.srv.Count(hftest.AssetEP)
+		again, err := f.runner.Resume(ctxT(t), ResumeSpec{RequestID: sub.RequestID})
+		if err != nil || len(again.Files) != 2 || again.Files[0].Path != res.Files[0].Path {
+			t.Fatalf("second resume: %+v %v", again, err)
+		}
+		if n := f.srv.Count(hftest.AssetEP); n != assets {
+			t.Fatalf("%d asset requests for outputs already on disk", n-assets)
+		}
+		// A file changed since is not ours any more: without --clobber it is
+		// never overwritten.
+		if err := os.WriteFile(res.Files[1].Path, []byte("mine"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		_, err = f.runner.Resume(ctxT(t), ResumeSpec{RequestID: sub.RequestID})
 		var ee *download.ExistsError
 		if !errors.As(err, &ee) {
 			t.Fatalf("err = %v, want an ExistsError inside", err)
+		}
+		if data, _ := os.ReadFile(res.Files[1].Path); string(data) != "mine" {
+			t.Fatal("a changed file was overwritten")
 		}
 		// Elsewhere, it works again.
 		other := t.TempDir()
