@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"image/png"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,6 +57,8 @@ func TestScripts(t *testing.T) {
 			"fake":      cmdFake,
 			"jsonfield": cmdJSONField,
 			"jsonvalid": cmdJSONValid,
+			"freeport":  cmdFreeport,
+			"pngfile":   cmdPNGFile,
 		},
 	})
 }
@@ -163,6 +167,15 @@ var fakeCmds = map[string]struct {
 	"lastid":        {"lastid [VAR]", false, fakeLastID},
 	"sha":           {"sha FILE", true, fakeSHA},
 	"body":          {"body KEY JSON", false, fakeBody},
+	"webhook":       {"webhook drop|delay D|dup N [times=N]", false, fakeWebhook},
+	"whsecret": {"whsecret SECRET", false, func(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+		if len(args) != 1 {
+			ts.Fatalf("usage: fake whsecret SECRET ('' sends unsigned)")
+		}
+		srv.SetWebhookSecret(args[0])
+	}},
+	"deliveries":        {"deliveries ==|>=|<= N", false, fakeDeliveries},
+	"submitted-webhook": {"submitted-webhook none|present [PREFIX]", false, fakeSubmittedWebhook},
 }
 
 // fake SUBCOMMAND ...: drive the fake API or check what it saw.
@@ -210,6 +223,84 @@ func fakeFault(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []str
 		}
 	}
 	srv.Inject(f)
+}
+
+// fakeWebhook queues a delivery fault for the next jobs submitted with a
+// webhook: drop, delay D (after the terminal moment), or dup N (N extra
+// copies with the same webhook-id).
+func fakeWebhook(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	const usage = "usage: fake webhook drop|delay D|dup N [times=N]"
+	if len(args) == 0 {
+		ts.Fatalf(usage)
+	}
+	var f hftest.WebhookFault
+	rest := args[1:]
+	switch args[0] {
+	case "drop":
+		f.Drop = true
+	case "delay", "dup":
+		if len(rest) == 0 {
+			ts.Fatalf(usage)
+		}
+		if args[0] == "delay" {
+			f.Delay = duration(ts, rest[0])
+		} else {
+			f.Duplicate = atoi(ts, rest[0])
+		}
+		rest = rest[1:]
+	default:
+		ts.Fatalf(usage)
+	}
+	for _, a := range rest {
+		val, ok := strings.CutPrefix(a, "times=")
+		if !ok {
+			ts.Fatalf(usage)
+		}
+		f.Times = atoi(ts, val)
+	}
+	srv.InjectWebhook(f)
+}
+
+// compare checks got OP want for OP one of ==, >= and <=, failing with what.
+func compare(ts *testscript.TestScript, what string, got int, op, want string) {
+	n := atoi(ts, want)
+	ok := map[string]bool{"==": got == n, ">=": got >= n, "<=": got <= n}
+	res, known := ok[op]
+	if !known {
+		ts.Fatalf("unknown operator %q", op)
+	}
+	if !res {
+		ts.Fatalf("%s %d, want %s %d", what, got, op, n)
+	}
+}
+
+// fakeDeliveries counts the webhook POSTs the fake attempted, retries and
+// duplicates included.
+func fakeDeliveries(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: fake deliveries ==|>=|<= N")
+	}
+	compare(ts, "the fake attempted webhook deliveries:", srv.Deliveries(), args[0], args[1])
+}
+
+// fakeSubmittedWebhook: the newest job was submitted without hf_webhook
+// (none), or with one (present), starting with PREFIX when given.
+func fakeSubmittedWebhook(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) < 1 || len(args) > 2 || (args[0] != "none" && args[0] != "present") || (args[0] == "none" && len(args) == 2) {
+		ts.Fatalf("usage: fake submitted-webhook none|present [PREFIX]")
+	}
+	j, ok := newestJob(ts, srv)
+	if !ok {
+		ts.Fatalf("no job was submitted")
+	}
+	switch {
+	case args[0] == "none" && j.Webhook != "":
+		ts.Fatalf("job %s was submitted with hf_webhook %q, want none", j.ID, j.Webhook)
+	case args[0] == "present" && j.Webhook == "":
+		ts.Fatalf("job %s was submitted without hf_webhook", j.ID)
+	case len(args) == 2 && !strings.HasPrefix(j.Webhook, args[1]):
+		ts.Fatalf("job %s was submitted with hf_webhook %q, want it to start with %q", j.ID, j.Webhook, args[1])
+	}
 }
 
 func fakeCharged(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
@@ -368,6 +459,40 @@ func fakeBody(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []stri
 	if !found || !bytes.Equal(gotJSON, wantJSON) {
 		all, _ := json.Marshal(j.Body)
 		ts.Fatalf("body field %s is %s (found: %v), want %s; body: %s", args[0], gotJSON, found, wantJSON, all)
+	}
+}
+
+// freeport VAR: sets $VAR to a loopback TCP port that was free a moment ago.
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ts.Check(ln.Close())
+	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// pngfile FILE: FILE starts with the PNG signature and decodes as a PNG
+// image header. With "!", it does not.
+func cmdPNGFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: pngfile FILE")
+	}
+	data := []byte(ts.ReadFile(args[0]))
+	sig := []byte("\x89PNG\r\n\x1a\n")
+	var err error
+	if !bytes.HasPrefix(data, sig) {
+		err = fmt.Errorf("first bytes %q, want the PNG signature %q", data[:min(len(data), len(sig))], sig)
+	} else if _, err = png.DecodeConfig(bytes.NewReader(data)); err != nil {
+		err = fmt.Errorf("not a PNG: %v", err)
+	}
+	if (err == nil) == neg {
+		if neg {
+			ts.Fatalf("%s is a PNG", args[0])
+		}
+		ts.Fatalf("%s: %v", args[0], err)
 	}
 }
 

@@ -174,12 +174,10 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
 		u.RawQuery = url.Values{"hf_webhook": {r.Webhook}}.Encode()
 	}
 	return retry(ctx, c, "submit", func() (*Status, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+		req, err := newRequest(ctx, http.MethodPost, u.String(), body)
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
 		req.Header.Set("Idempotency-Key", key)
 		st, err := c.doStatus(req)
 		if err == nil && st.RequestID == "" {
@@ -192,11 +190,10 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
 // Status fetches a request's status once (no retries: the caller's polling
 // schedule is the retry). statusURL, when trusted, is used as given.
 func (c *Client) Status(ctx context.Context, id, statusURL string) (*Status, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint(id, "status", statusURL), nil)
+	req, err := newRequest(ctx, http.MethodGet, c.endpoint(id, "status", statusURL), nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
 	st, err := c.doStatus(req)
 	if err != nil {
 		return nil, err
@@ -214,7 +211,7 @@ func (c *Client) Status(ctx context.Context, id, statusURL string) (*Status, err
 func (c *Client) Cancel(ctx context.Context, id, cancelURL string) error {
 	u := c.endpoint(id, "cancel", cancelURL)
 	_, err := retry(ctx, c, "cancel", func() (struct{}, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+		req, err := newRequest(ctx, http.MethodPost, u, nil)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -243,11 +240,10 @@ func (c *Client) Estimate(ctx context.Context, model string, params map[string]a
 		return nil, err
 	}
 	return retry(ctx, c, "estimate", func() (*Estimate, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.JoinPath("estimate", model).String(), bytes.NewReader(body))
+		req, err := newRequest(ctx, http.MethodPost, c.base.JoinPath("estimate", model).String(), body)
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Content-Type", "application/json")
 		data, err := c.do(req)
 		if err != nil {
 			return nil, err
@@ -274,11 +270,10 @@ func (c *Client) Upload(ctx context.Context, contentType string, data []byte) (s
 		UploadHeaders map[string]string `json:"upload_headers"`
 	}
 	t, err := retry(ctx, c, "upload", func() (*target, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.JoinPath("files", "generate-upload-url").String(), bytes.NewReader(reqBody))
+		req, err := newRequest(ctx, http.MethodPost, c.base.JoinPath("files", "generate-upload-url").String(), reqBody)
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Content-Type", "application/json")
 		data, err := c.do(req)
 		if err != nil {
 			return nil, err
@@ -310,6 +305,24 @@ func (c *Client) Upload(ctx context.Context, contentType string, data []byte) (s
 		return "", err
 	}
 	return t.PublicURL, nil
+}
+
+// newRequest builds an API request that accepts JSON and, with a body,
+// sends JSON.
+func newRequest(ctx context.Context, method, u string, body []byte) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
 }
 
 // endpoint returns hint when credentials may go there, else the URL built

@@ -27,7 +27,7 @@ type Server struct {
 	AssetURL string
 
 	creds         string // expected Authorization value; "" accepts anything
-	webhookSecret string
+	webhookSecret string // signs deliveries ("" unsigned); guarded by mu
 
 	api, assets *http.Server
 	serving     sync.WaitGroup // the two Serve loops
@@ -224,6 +224,15 @@ func (s *Server) SetTiming(queued, running time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queued, s.running = queued, running
+}
+
+// SetWebhookSecret signs webhook deliveries POSTed afterwards with secret
+// ("whsec_<base64>"), like WithWebhookSecret; "" sends them unsigned. It is
+// safe to call while the server runs.
+func (s *Server) SetWebhookSecret(secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhookSecret = secret
 }
 
 // SetOutcome sets the outcome of jobs created afterwards, replacing any

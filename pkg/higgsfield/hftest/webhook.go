@@ -64,14 +64,15 @@ func (s *Server) post(hook, msgID string, payload []byte) bool {
 	}
 	s.mu.Lock()
 	s.deliveries++
+	secret := s.webhookSecret
 	s.mu.Unlock()
 	now := time.Now()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "hftest-webhook")
 	req.Header.Set("webhook-id", msgID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-	if s.webhookSecret != "" {
-		req.Header.Set("webhook-signature", Sign(s.webhookSecret, msgID, now, payload))
+	if secret != "" {
+		req.Header.Set("webhook-signature", Sign(secret, msgID, now, payload))
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
