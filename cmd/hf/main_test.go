@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"jsonvalid": cmdJSONValid,
 			"freeport":  cmdFreeport,
 			"pngfile":   cmdPNGFile,
+			"blackhole": cmdBlackhole,
 		},
 	})
 }
@@ -472,6 +475,63 @@ func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ts.Check(ln.Close())
 	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// blackholes are the silent listeners of "blackhole", by address.
+var blackholes sync.Map // string → *atomic.Int64 (connections accepted)
+
+// blackhole VAR: sets $VAR to the address of a loopback listener that
+// accepts connections and never answers (an ngrok edge that hangs), closed at
+// the end of the script. blackhole VAR wait N: waits until it has accepted N
+// connections.
+func cmdBlackhole(ts *testscript.TestScript, neg bool, args []string) {
+	switch {
+	case !neg && len(args) == 1:
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ts.Check(err)
+		var accepted atomic.Int64
+		var conns []net.Conn
+		var mu sync.Mutex
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
+				accepted.Add(1)
+			}
+		}()
+		addr := ln.Addr().String()
+		blackholes.Store(addr, &accepted)
+		ts.Defer(func() {
+			_ = ln.Close()
+			<-done
+			mu.Lock()
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			mu.Unlock()
+			blackholes.Delete(addr)
+		})
+		ts.Setenv(args[0], addr)
+	case !neg && len(args) == 3 && args[1] == "wait":
+		v, ok := blackholes.Load(ts.Getenv(args[0]))
+		if !ok {
+			ts.Fatalf("$%s is not a blackhole", args[0])
+		}
+		accepted, want := v.(*atomic.Int64), int64(atoi(ts, args[2]))
+		poll(ts, func() bool { return accepted.Load() >= want },
+			func() string {
+				return fmt.Sprintf("the blackhole accepted %d connections, want %d", accepted.Load(), want)
+			})
+	default:
+		ts.Fatalf("usage: blackhole VAR [wait N]")
+	}
 }
 
 // pngfile FILE: FILE starts with the PNG signature and decodes as a PNG

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
@@ -117,6 +118,9 @@ func (f *Factory) openEndpoint(ctx context.Context, e *Engine, o EndpointOptions
 	start := time.Now()
 	ep, err := f.OpenEndpoint(ctx, p, sandboxSecret)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), job.ErrInterrupt) {
+			return &job.InterruptedError{}
+		}
 		if _, usage := err.(*FlagError); usage || s.Via == "webhook" {
 			return fmt.Errorf("cannot open the %s webhook endpoint: %w", p.Name(), err)
 		}

@@ -206,9 +206,11 @@ func run(cmd *cobra.Command, opts *Options) error {
 			return &cmdutil.FlagError{Err: err}
 		}
 	}
-	eng, err := opts.Factory.Engine(cmd.Context(), cmdutil.EngineOptions{
-		Sandbox: opts.Sandbox, Quiet: opts.Quiet, PollInterval: opts.PollInterval, Endpoint: &opts.Endpoint,
-	})
+	eo := cmdutil.EngineOptions{Sandbox: opts.Sandbox, Quiet: opts.Quiet, PollInterval: opts.PollInterval}
+	if !opts.NoWait { // nobody would be listening for the webhook
+		eo.Endpoint = &opts.Endpoint
+	}
+	eng, err := opts.Factory.Engine(cmd.Context(), eo)
 	if err != nil {
 		return err
 	}
