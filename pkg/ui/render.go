@@ -185,7 +185,11 @@ func elapsed(r *request, t time.Time, round time.Duration) time.Duration {
 	if r == nil {
 		return 0
 	}
-	return t.Sub(r.since).Round(round)
+	d := t.Sub(r.since)
+	if d < time.Second && round > time.Millisecond {
+		round = time.Millisecond // "after 42ms", not "after 0s"
+	}
+	return d.Round(round)
 }
 
 // size is the byte count of a finished download.

@@ -104,7 +104,11 @@ func printStep(ios *ui.IOStreams, s Step) {
 	}
 	lat := ""
 	if s.Latency > 0 {
-		lat = st.Muted.Render(fmt.Sprintf(" (%s)", s.Latency.Round(time.Millisecond)))
+		round := time.Millisecond
+		if s.Latency < 10*time.Millisecond {
+			round = 10 * time.Microsecond
+		}
+		lat = st.Muted.Render(fmt.Sprintf(" (%s)", s.Latency.Round(round)))
 	}
 	fmt.Fprintf(ios.Out, "%s %-12s %s%s\n", style.Render(mark), s.Name, s.Detail, lat)
 }
