@@ -562,6 +562,46 @@ func TestStatusURLHintNeverLeaksCredentials(t *testing.T) {
 	}
 }
 
+// A redirect from the API to another origin is followed without the
+// credentials; a redirect within the API's origin keeps them.
+func TestRedirectsCarryCredentialsOnlyToTheAPI(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv)
+	ctx := ctxT(t)
+	sub, err := c.Submit(ctx, SubmitRequest{Model: testModel, Params: map[string]any{"prompt": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sub.RequestID
+	deadline := time.Now().Add(5 * time.Second)
+	var asset string
+	for asset == "" && time.Now().Before(deadline) {
+		if j, _ := srv.Job(id); len(j.Assets) > 0 {
+			asset = j.Assets[0].URL
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Inject(hftest.Fault{Endpoint: hftest.StatusEP, Status: http.StatusTemporaryRedirect, Location: asset})
+	_, _ = c.Status(ctx, id, "") // the PNG is no status: an error is expected, a leak is not
+	var assetHits int
+	for _, h := range srv.Hits() {
+		if h.Endpoint == hftest.AssetEP {
+			assetHits++
+			if h.Authorization != "" {
+				t.Fatalf("credentials followed the redirect to the asset host: %+v", h)
+			}
+		}
+	}
+	if assetHits != 1 {
+		t.Fatalf("%d asset hits, want the redirect followed once", assetHits)
+	}
+
+	srv.Inject(hftest.Fault{Endpoint: hftest.StatusEP, Status: http.StatusTemporaryRedirect, Location: srv.URL + "/requests/" + id + "/status"})
+	if _, err := c.Status(ctx, id, ""); err != nil {
+		t.Fatalf("a redirect within the API lost the credentials: %v", err)
+	}
+}
+
 func TestTrusted(t *testing.T) {
 	tests := []struct {
 		base, target string

@@ -208,6 +208,9 @@ func answerFault(w http.ResponseWriter, f *Fault) {
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)
 	}
+	if f.Location != "" {
+		w.Header().Set("Location", f.Location)
+	}
 	ct := "text/plain; charset=utf-8"
 	if json.Valid(body) {
 		ct = "application/json"

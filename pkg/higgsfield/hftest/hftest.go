@@ -106,6 +106,8 @@ type Fault struct {
 	Status     int
 	Body       string
 	RetryAfter string // Retry-After header value
+	// Location is sent as the Location header (with a 3xx Status: a redirect).
+	Location string
 	// Drop hijacks the connection and closes it without any response.
 	Drop bool
 	// After handles the request normally first (creating and charging a
