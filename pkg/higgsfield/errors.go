@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // APIError is a non-2xx answer from the API.
@@ -99,7 +101,7 @@ func formatDetail(raw json.RawMessage) string {
 			}
 			parts = append(parts, strings.Join(loc, ".")+": "+it.Msg)
 		}
-		return strings.Join(parts, "; ")
+		return oneLine(strings.Join(parts, "; "), 300)
 	}
 	return oneLine(flattenMessage(raw), 300)
 }
@@ -109,11 +111,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if secs < 0 {
 			return 0
 		}
-		return time.Duration(secs) * time.Second
+		// Saturate instead of overflowing: callers cap it anyway.
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)
@@ -121,10 +124,23 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// oneLine makes API-supplied text safe to print: control characters
+// (newlines, escape sequences) become spaces, runs of space collapse, and
+// the result is cut at max bytes on a character boundary.
 func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		s = s[:max] + "…"
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

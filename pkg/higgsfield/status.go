@@ -161,23 +161,40 @@ func outputsIn(key string, raw json.RawMessage) []Output {
 	return out
 }
 
+// maxMessage bounds an error text taken from the API.
+const maxMessage = 500
+
 // flattenMessage turns an error value (string, object with a message, or
-// anything else) into one line of text.
+// anything else) into one bounded line of text. The value is decoded once
+// and walked to a fixed depth, so hostile nesting costs linear time.
 func flattenMessage(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return oneLine(string(raw), maxMessage)
 	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) == nil {
+	for depth := 0; depth < 8; depth++ {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			break
+		}
+		next, found := obj["detail"], false
 		for _, k := range []string{"detail", "message", "error", "msg"} {
-			if v, ok := obj[k]; ok {
-				return flattenMessage(v)
+			if x, ok := obj[k]; ok {
+				next, found = x, true
+				break
 			}
 		}
+		if !found {
+			break
+		}
+		v = next
 	}
-	if string(raw) == "null" {
+	switch x := v.(type) {
+	case nil:
 		return ""
+	case string:
+		return oneLine(x, maxMessage)
 	}
-	return string(raw)
+	b, _ := json.Marshal(v)
+	return oneLine(string(b), maxMessage)
 }
