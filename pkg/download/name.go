@@ -39,8 +39,9 @@ func Render(template string, v Vars) (string, error) {
 	if isAbs(template) {
 		return "", fmt.Errorf("output template %q is absolute; it must be relative to the output directory", template)
 	}
+	expanded := template // errors quote the user's template, not this one
 	if v.Count > 1 && !strings.Contains(template, "{index}") {
-		template = withIndex(template)
+		expanded = withIndex(template)
 	}
 	now := v.Now
 	if now.IsZero() {
@@ -55,7 +56,7 @@ func Render(template string, v Vars) (string, error) {
 		"date":  now.Format("20060102"),
 	}
 	var b strings.Builder
-	for rest := template; rest != ""; {
+	for rest := expanded; rest != ""; {
 		open := strings.IndexAny(rest, "{}")
 		if open < 0 {
 			b.WriteString(rest)

@@ -227,7 +227,6 @@ func FuzzAPIError(f *testing.F) {
 	})
 }
 
-
 // fuzzAllocs returns how many bytes f allocates.
 func fuzzAllocs(f func()) uint64 {
 	var before, after runtime.MemStats

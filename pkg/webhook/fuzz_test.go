@@ -317,7 +317,6 @@ func fuzzAllocs(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
-
 // fuzzSign is a v1 signature of the raw bytes id.ts.body.
 func fuzzSign(key []byte, id, ts string, payload []byte) string {
 	mac := hmac.New(sha256.New, key)
