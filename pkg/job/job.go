@@ -136,6 +136,15 @@ func (e *InterruptedError) Error() string {
 	return fmt.Sprintf("interrupted: %s goes on; resume with: %s", e.RequestID, e.Resume)
 }
 
+// SubmitUnknownError: every submit attempt failed without a clear answer
+// (network errors, 5xx), so the request may exist anyway.
+type SubmitUnknownError struct{ Err error }
+
+func (e *SubmitUnknownError) Error() string {
+	return fmt.Sprintf("submitting failed (%v); the API may have created the request anyway: check the Higgsfield console before submitting again", e.Err)
+}
+func (e *SubmitUnknownError) Unwrap() error { return e.Err }
+
 // NotReadyError: `hf download` on a request that is not terminal yet.
 type NotReadyError struct{ RequestID, Status string }
 
@@ -229,6 +238,11 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: r.WebhookURL})
 	cancel()
 	if err != nil {
+		if higgsfield.Retryable(err) {
+			// Every attempt failed in a way that does not say whether the
+			// API created the request: say so rather than imply nothing was spent.
+			return res, &SubmitUnknownError{Err: err}
+		}
 		return res, err
 	}
 	res.RequestID, res.Status = st.RequestID, st.Status

@@ -717,3 +717,22 @@ func TestGenerateWithoutJournal(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 }
+
+// When every submit attempt fails without a clear answer, the error says
+// the request may exist; a clear refusal (422) does not.
+func TestSubmitOutcomeUnknown(t *testing.T) {
+	f := setup(t, time.Hour, time.Hour)
+	f.srv.Inject(hftest.Fault{Endpoint: hftest.Submit, Drop: true, After: true, Times: 5})
+	_, err := f.runner.Generate(ctxT(t), f.spec(map[string]any{"prompt": "x"}))
+	var unknown *SubmitUnknownError
+	if !errors.As(err, &unknown) || !strings.Contains(err.Error(), "may have created the request") {
+		t.Fatalf("err = %v, want a SubmitUnknownError", err)
+	}
+	if f.srv.Charged() != 1 {
+		t.Fatalf("charged %d, want the one job the lost answers created", f.srv.Charged())
+	}
+	_, err = f.runner.Generate(ctxT(t), f.spec(map[string]any{"seed": 1}))
+	if errors.As(err, &unknown) || higgsfield.StatusCodeOf(err) != 422 {
+		t.Fatalf("err = %v, want the plain 422", err)
+	}
+}
