@@ -120,7 +120,11 @@ func Main(ver string, args []string) int {
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	cmd := NewCmdRoot(f)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	ran, err := cmd.ExecuteContextC(ctx)
+	var flagErr *cmdutil.FlagError
+	if errors.As(err, &flagErr) && flagErr.Hint == "" && ran != nil {
+		flagErr.Hint = "see: " + ran.CommandPath() + " --help"
+	}
 	return Report(f.IOStreams, err)
 }
 
