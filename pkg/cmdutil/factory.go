@@ -151,7 +151,12 @@ func (f *Factory) Engine(ctx context.Context, o EngineOptions) (*Engine, error) 
 	r := ui.NewRenderer(f.IOStreams, ui.Mode{Quiet: o.Quiet})
 	e.Renderer = r
 	e.closers = append(e.closers, r.Close)
-	runner := &job.Runner{Emit: r.Handle, Fetcher: &download.Fetcher{}}
+	cfg, err := f.Config()
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	runner := &job.Runner{Emit: r.Handle, Fetcher: &download.Fetcher{Client: downloadClient(f.debugWriter(cfg))}}
 	e.Runner = runner
 	copts := ClientOptions{OnRetry: func(ri higgsfield.RetryInfo) {
 		r.Handle(job.Event{Kind: job.Retry, Time: time.Now(), Message: ri.Op, Err: ri.Err, Attempt: ri.Attempt, Delay: ri.Delay})
