@@ -465,7 +465,7 @@ func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
 		}
 	}
 	resume := "hf wait " + id
-	r.emit(Event{Kind: Detached, RequestID: id, Status: st.Status, Message: "detached from " + id + "; it goes on. Resume with: " + resume})
+	r.emit(Event{Kind: Detached, RequestID: id, Status: st.Status, Message: "detached from " + id + "; it goes on"})
 	return &InterruptedError{RequestID: id, Resume: resume}
 }
 
