@@ -106,6 +106,9 @@ func (f *Factory) openEndpoint(ctx context.Context, e *Engine, o EndpointOptions
 	if err != nil {
 		return err
 	}
+	if err := tunnel.CheckVia(s.Via); err != nil {
+		return &FlagError{Err: err}
+	}
 	var p tunnel.Provider
 	if sandboxSecret != "" && s.Via != "poll" && s.WebhookURL == "" {
 		p = tunnel.Static{Listen: "127.0.0.1:0"}

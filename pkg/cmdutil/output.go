@@ -17,7 +17,11 @@ import (
 func ExactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return &FlagError{Err: fmt.Errorf("%s (got %d arguments)", what, len(args)), Hint: "see: " + cmd.CommandPath() + " --help"}
+			got := fmt.Sprintf("%d arguments", len(args))
+			if len(args) == 1 {
+				got = "1 argument"
+			}
+			return &FlagError{Err: fmt.Errorf("%s (got %s)", what, got), Hint: "see: " + cmd.CommandPath() + " --help"}
 		}
 		return nil
 	}

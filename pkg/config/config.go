@@ -125,6 +125,9 @@ func (c *Config) Duration(key string) (time.Duration, error) {
 // ParseDuration accepts Go durations ("90s", "1m30s") and bare seconds ("90").
 func ParseDuration(s string) (time.Duration, error) {
 	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
+		}
 		return d, nil
 	}
 	if secs, err := strconv.ParseFloat(s, 64); err == nil && secs >= 0 && secs < 1e9 {

@@ -210,7 +210,8 @@ func (n Ngrok) agentOptions() ([]ngrok.AgentOption, error) {
 
 // redact hides the authtoken should an error message quote it.
 func (n Ngrok) redact(err error) error {
-	if err == nil || n.Authtoken == "" || !strings.Contains(err.Error(), n.Authtoken) {
+	// A token too short to be real would blank out ordinary words.
+	if err == nil || len(n.Authtoken) < 8 || !strings.Contains(err.Error(), n.Authtoken) {
 		return err
 	}
 	return redactedError{err: err, msg: strings.ReplaceAll(err.Error(), n.Authtoken, "[redacted]")}

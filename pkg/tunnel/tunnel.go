@@ -40,10 +40,8 @@ type Settings struct {
 // Choose picks the provider for a run. It returns nil without an error when
 // the run should poll only: --via poll, or --via auto with nothing configured.
 func Choose(s Settings) (Provider, error) {
-	switch s.Via {
-	case "", "auto", "webhook", "poll":
-	default:
-		return nil, fmt.Errorf("--via %q: want auto, webhook or poll", s.Via)
+	if err := CheckVia(s.Via); err != nil {
+		return nil, err
 	}
 	switch {
 	case s.Via == "poll":
@@ -62,6 +60,15 @@ func Choose(s Settings) (Provider, error) {
 		return nil, errors.New("--via webhook needs a public endpoint: set NGROK_AUTHTOKEN, or --webhook-url with --listen")
 	}
 	return nil, nil
+}
+
+// CheckVia accepts the --via values: auto (or empty), webhook, poll.
+func CheckVia(via string) error {
+	switch via {
+	case "", "auto", "webhook", "poll":
+		return nil
+	}
+	return fmt.Errorf("--via %q: want auto, webhook or poll", via)
 }
 
 // Static listens on Listen and announces the endpoint as PublicURL, which the

@@ -50,8 +50,10 @@ func run(cmd *cobra.Command, opts *Options) error {
 	}
 	var cancelURL string
 	j, jerr := opts.Factory.Journal(false)
+	known := false
 	if jerr == nil {
-		if e, ok, _ := j.Lookup(opts.RequestID); ok {
+		var e journal.Entry
+		if e, known, _ = j.Lookup(opts.RequestID); known {
 			cancelURL = e.CancelURL
 		}
 	}
@@ -62,7 +64,7 @@ func run(cmd *cobra.Command, opts *Options) error {
 		}
 		return err
 	}
-	if jerr == nil {
+	if known { // requests from elsewhere stay out of this machine's history
 		_ = j.Append(journal.Record{Event: "status", RequestID: opts.RequestID, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "hf: canceled %s\n", opts.RequestID)

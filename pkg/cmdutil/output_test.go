@@ -1,0 +1,180 @@
+package cmdutil_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/journal"
+	"github.com/hf-cli/hf/pkg/ui"
+)
+
+func TestOutputFlagsResolve(t *testing.T) {
+	tests := []struct {
+		name     string
+		flags    cmdutil.OutputFlags
+		json     bool
+		want     job.Output // Stdout compared separately
+		stdout   bool
+		errHas   string // non-empty: a *cmdutil.FlagError saying this
+		errQuote string // the user's template, quoted in the error
+	}{
+		{name: "empty stays empty", want: job.Output{}},
+		{name: "dir and clobber pass through", flags: cmdutil.OutputFlags{Dir: "out", Clobber: true}, want: job.Output{Dir: "out", Clobber: true}},
+		{name: "valid template kept", flags: cmdutil.OutputFlags{Dir: "d", Output: "fox-{index}.{ext}"}, want: job.Output{Dir: "d", Template: "fox-{index}.{ext}"}},
+		{name: "every placeholder", flags: cmdutil.OutputFlags{Output: "{date}/{model}/{id}-{index}of{count}.{ext}"},
+			want: job.Output{Template: "{date}/{model}/{id}-{index}of{count}.{ext}"}},
+		{name: "valid template with --json", flags: cmdutil.OutputFlags{Output: "{id}.{ext}"}, json: true, want: job.Output{Template: "{id}.{ext}"}},
+		{name: "-o - goes to stdout", flags: cmdutil.OutputFlags{Output: "-", Dir: "d"}, want: job.Output{Dir: "d"}, stdout: true},
+		{name: "-o - with --json", flags: cmdutil.OutputFlags{Output: "-"}, json: true, errHas: "-o - writes the file to stdout"},
+		{name: "unknown placeholder", flags: cmdutil.OutputFlags{Output: "{nope}.png"}, errHas: "invalid -o template", errQuote: `"{nope}.png"`},
+		{name: "unmatched brace", flags: cmdutil.OutputFlags{Output: "{id.png"}, errHas: "unmatched brace", errQuote: `"{id.png"`},
+		{name: "absolute", flags: cmdutil.OutputFlags{Output: "/etc/{id}"}, errHas: "absolute"},
+		{name: "escapes the directory", flags: cmdutil.OutputFlags{Output: "../{id}.{ext}"}, errHas: "outside the output directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, out, _ := ui.Test()
+			got, err := tt.flags.Resolve(ios, tt.json)
+			if tt.errHas != "" {
+				var fe *cmdutil.FlagError
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.errHas) || !strings.Contains(err.Error(), tt.errQuote) {
+					t.Fatalf("err = %T %v, want a *cmdutil.FlagError saying %q and %s", err, err, tt.errHas, tt.errQuote)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got.Stdout == out) != tt.stdout || (!tt.stdout && got.Stdout != nil) {
+				t.Fatalf("Stdout = %v, want ios.Out: %v", got.Stdout, tt.stdout)
+			}
+			got.Stdout = nil
+			if got.Dir != tt.want.Dir || got.Template != tt.want.Template || got.Clobber != tt.want.Clobber || got.Have != nil {
+				t.Fatalf("Resolve = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOutputFlagsRegister(t *testing.T) {
+	for _, dirDefault := range []string{"", "."} {
+		var o cmdutil.OutputFlags
+		cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+		o.Register(cmd, dirDefault)
+		cmd.SetArgs([]string{"-o", "{id}.{ext}", "--clobber"})
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if o.Dir != dirDefault || o.Output != "{id}.{ext}" || !o.Clobber {
+			t.Fatalf("dirDefault %q: %+v", dirDefault, o)
+		}
+		cmd.SetArgs([]string{"--dir", "out", "--output", "-"})
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if o.Dir != "out" || o.Output != "-" {
+			t.Fatalf("long forms: %+v", o)
+		}
+	}
+}
+
+func TestPrintResult(t *testing.T) {
+	res := job.Result{
+		RequestID: "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff", Model: "soul/standard", Status: "completed",
+		Files: []journal.File{{Path: "out/a-1.png", URL: "https://x/1"}, {Path: "-", URL: "https://x/2"}, {Path: "out/a-3.png", URL: "https://x/3"}},
+	}
+	t.Run("paths one per line", func(t *testing.T) {
+		ios, _, out, errOut := ui.Test()
+		cmdutil.PrintResult(ios, res, false)
+		if out.String() != "out/a-1.png\nout/a-3.png\n" {
+			t.Fatalf("stdout %q: want the saved paths, not -", out)
+		}
+		if errOut.Len() != 0 {
+			t.Fatalf("stderr %q", errOut)
+		}
+	})
+	t.Run("only stdout", func(t *testing.T) {
+		ios, _, out, _ := ui.Test()
+		cmdutil.PrintResult(ios, job.Result{RequestID: res.RequestID, Files: []journal.File{{Path: "-"}}}, false)
+		if out.Len() != 0 {
+			t.Fatalf("stdout %q: the output itself went there", out)
+		}
+	})
+	t.Run("json object", func(t *testing.T) {
+		ios, _, out, _ := ui.Test()
+		cmdutil.PrintResult(ios, res, true)
+		dec := json.NewDecoder(strings.NewReader(out.String()))
+		var got job.Result
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("stdout %q: %v", out, err)
+		}
+		if strings.TrimSpace(out.String()[dec.InputOffset():]) != "" {
+			t.Fatalf("more than one JSON value: %q", out)
+		}
+		if got.RequestID != res.RequestID || got.Status != "completed" || got.Model != res.Model || len(got.Files) != 3 || got.Files[1].Path != "-" {
+			t.Fatalf("decoded %+v, want %+v", got, res)
+		}
+		var raw map[string]any
+		_ = json.Unmarshal(out.Bytes(), &raw)
+		for _, k := range []string{"request_id", "model", "status", "files"} {
+			if _, ok := raw[k]; !ok {
+				t.Fatalf("no %q in %s", k, out)
+			}
+		}
+	})
+	t.Run("json without a request", func(t *testing.T) {
+		ios, _, out, _ := ui.Test()
+		cmdutil.PrintResult(ios, job.Result{Files: []journal.File{{Path: "x"}}}, true)
+		if out.Len() != 0 {
+			t.Fatalf("stdout %q, want nothing", out)
+		}
+	})
+}
+
+func TestExactArgs(t *testing.T) {
+	parent := &cobra.Command{Use: "hf"}
+	child := &cobra.Command{Use: "status"}
+	parent.AddCommand(child)
+	check := cmdutil.ExactArgs(1, "status needs exactly one request ID")
+	if err := check(child, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{nil, {"a", "b"}} {
+		err := check(child, args)
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) {
+			t.Fatalf("%q: err = %v, want a FlagError", args, err)
+		}
+		if want := "status needs exactly one request ID (got " + strconv.Itoa(len(args)) + " arguments)"; fe.Error() != want {
+			t.Fatalf("%q: %q, want %q", args, fe.Error(), want)
+		}
+		if fe.Hint != "see: hf status --help" {
+			t.Fatalf("hint %q", fe.Hint)
+		}
+	}
+	if err := cmdutil.ExactArgs(0, "none")(child, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRequestIDArg(t *testing.T) {
+	for _, id := range []string{"d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff", "abc123", "A", strings.Repeat("a", 128)} {
+		if err := cmdutil.RequestIDArg(id); err != nil {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+	for _, id := range []string{"", "../x", "a/b", "-abc", "a?b=1", "a b", "a.b", strings.Repeat("a", 129), "é"} {
+		err := cmdutil.RequestIDArg(id)
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "invalid request id") {
+			t.Errorf("%q: err = %v, want a FlagError", id, err)
+		}
+	}
+}
