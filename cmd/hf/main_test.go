@@ -168,6 +168,7 @@ var fakeCmds = map[string]struct {
 	"resumed":       {"resumed", true, fakeResumed},
 	"waitjob":       {"waitjob [STATUS]", false, fakeWaitJob},
 	"lastid":        {"lastid [VAR]", false, fakeLastID},
+	"lastkey":       {"lastkey [VAR]", false, fakeLastKey},
 	"sha":           {"sha FILE", true, fakeSHA},
 	"body":          {"body KEY JSON", false, fakeBody},
 	"webhook":       {"webhook drop|delay D|dup N [times=N]", false, fakeWebhook},
@@ -423,6 +424,26 @@ func fakeLastID(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []st
 		name = args[0]
 	}
 	ts.Setenv(name, j.ID)
+}
+
+// fake lastkey [VAR]: sets $VAR (default KEY) to the Idempotency-Key of the
+// newest submit attempt.
+func fakeLastKey(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) > 1 {
+		ts.Fatalf("usage: fake lastkey [VAR]")
+	}
+	name := "KEY"
+	if len(args) == 1 {
+		name = args[0]
+	}
+	hits := srv.Hits()
+	for i := len(hits) - 1; i >= 0; i-- {
+		if hits[i].Endpoint == hftest.Submit && hits[i].IdempotencyKey != "" {
+			ts.Setenv(name, hits[i].IdempotencyKey)
+			return
+		}
+	}
+	ts.Fatalf("no submit carried an Idempotency-Key")
 }
 
 func fakeSHA(ts *testscript.TestScript, srv *hftest.Server, neg bool, args []string) {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hf-cli/hf/pkg/await"
 	"github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield"
@@ -58,11 +60,14 @@ type Output struct {
 
 // Spec is one generation.
 type Spec struct {
-	Model   string
-	Params  map[string]any
-	Output  Output
-	Timeout time.Duration
-	NoWait  bool
+	Model  string
+	Params map[string]any
+	// IdempotencyKey is sent with the submit (generated when empty). Replaying
+	// a key with the same parameters returns the original request, uncharged.
+	IdempotencyKey string
+	Output         Output
+	Timeout        time.Duration
+	NoWait         bool
 }
 
 // Result is what a job ended with; it is also the --json object.
@@ -137,11 +142,15 @@ func (e *InterruptedError) Error() string {
 }
 
 // SubmitUnknownError: every submit attempt failed without a clear answer
-// (network errors, 5xx), so the request may exist anyway.
-type SubmitUnknownError struct{ Err error }
+// (network errors, 5xx), so the request may exist anyway. Submitting again
+// with Key and the same parameters finds it without a second charge.
+type SubmitUnknownError struct {
+	Key string
+	Err error
+}
 
 func (e *SubmitUnknownError) Error() string {
-	return fmt.Sprintf("submitting failed (%v); the API may have created the request anyway: check the Higgsfield console before submitting again", e.Err)
+	return fmt.Sprintf("submitting failed (%v); the API may have created the request anyway: run the same command again with --idempotency-key %s to pick it up without paying twice", e.Err, e.Key)
 }
 func (e *SubmitUnknownError) Unwrap() error { return e.Err }
 
@@ -234,14 +243,18 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	}
 	// The submit is not cut short by Ctrl-C: its answer (the request id) is
 	// what makes the request recoverable.
+	key := spec.IdempotencyKey
+	if key == "" {
+		key = uuid.NewString()
+	}
 	subCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
-	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: r.WebhookURL})
+	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: r.WebhookURL, IdempotencyKey: key})
 	cancel()
 	if err != nil {
 		if higgsfield.Retryable(err) {
 			// Every attempt failed in a way that does not say whether the
-			// API created the request: say so rather than imply nothing was spent.
-			return res, &SubmitUnknownError{Err: err}
+			// API created the request: say so, and how to find it.
+			return res, &SubmitUnknownError{Key: key, Err: err}
 		}
 		return res, err
 	}

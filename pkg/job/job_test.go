@@ -731,6 +731,13 @@ func TestSubmitOutcomeUnknown(t *testing.T) {
 	if f.srv.Charged() != 1 {
 		t.Fatalf("charged %d, want the one job the lost answers created", f.srv.Charged())
 	}
+	// The key it names finds that job again, uncharged.
+	spec := f.spec(map[string]any{"prompt": "x"})
+	spec.IdempotencyKey, spec.NoWait = unknown.Key, true
+	res, err := f.runner.Generate(ctxT(t), spec)
+	if err != nil || res.RequestID != f.srv.Jobs()[0].ID || f.srv.Charged() != 1 {
+		t.Fatalf("replay with %q: %+v %v, charged %d", unknown.Key, res, err, f.srv.Charged())
+	}
 	_, err = f.runner.Generate(ctxT(t), f.spec(map[string]any{"seed": 1}))
 	if errors.As(err, &unknown) || higgsfield.StatusCodeOf(err) != 422 {
 		t.Fatalf("err = %v, want the plain 422", err)

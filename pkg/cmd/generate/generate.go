@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	"github.com/hf-cli/hf/pkg/ui"
 )
 
+var idemKeyRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,255}$`)
+
 // Options are the parsed flags of `hf generate`.
 type Options struct {
 	IO      *ui.IOStreams
@@ -31,6 +34,7 @@ type Options struct {
 	PromptSet bool
 	Sets      []string
 	Input     string
+	IdemKey   string
 	Out       cmdutil.OutputFlags
 
 	JSON, Quiet, NoWait, Sandbox bool
@@ -65,6 +69,9 @@ quote it as JSON, e.g. --set 'seed="42"', to force a string).`,
 			if err := higgsfield.ValidModel(opts.Model); err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
+			if opts.IdemKey != "" && !idemKeyRe.MatchString(opts.IdemKey) {
+				return cmdutil.FlagErrorf("invalid --idempotency-key %q: use 1 to 255 letters, digits or ._:-", opts.IdemKey)
+			}
 			if !cmd.Flags().Changed("timeout") {
 				if d, err := configDuration(f, "generate.timeout"); err != nil {
 					return err
@@ -91,6 +98,7 @@ quote it as JSON, e.g. --set 'seed="42"', to force a string).`,
 	opts.Out.Register(cmd, ".")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object on stdout instead of paths")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stderr but errors")
+	fl.StringVar(&opts.IdemKey, "idempotency-key", "", "send this Idempotency-Key: the same key and parameters return the original request without a second charge")
 	fl.BoolVar(&opts.NoWait, "no-wait", false, "submit, print the request id on stdout, and exit")
 	fl.BoolVar(&opts.Sandbox, "sandbox", false, "run against a built-in fake API: no credentials, no network, real PNG/MP4 outputs")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up waiting after this long (the request goes on; resume with hf wait)")
@@ -196,7 +204,7 @@ func run(cmd *cobra.Command, opts *Options) error {
 	if out.Template == "" && out.Stdout == nil {
 		out.Template = download.DefaultTemplate
 	}
-	spec := job.Spec{Model: opts.Model, Params: params, Output: out, Timeout: opts.Timeout, NoWait: opts.NoWait}
+	spec := job.Spec{Model: opts.Model, Params: params, Output: out, Timeout: opts.Timeout, NoWait: opts.NoWait, IdempotencyKey: opts.IdemKey}
 	if !opts.NoWait {
 		if err := job.Precheck(spec); err != nil {
 			var exists *download.ExistsError
