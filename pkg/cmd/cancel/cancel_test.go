@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmd/cancel"
 	"github.com/hf-cli/hf/pkg/cmd/root"
 	"github.com/hf-cli/hf/pkg/cmdutil"
@@ -18,16 +19,8 @@ import (
 
 const id = "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff"
 
-// isolate keeps the user's config, journal and credentials out of a test.
-func isolate(t *testing.T) {
-	t.Helper()
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	for _, k := range []string{"HF_CONFIG", "HF_BASE_URL", "HF_DEBUG", "HF_KEY", "HF_CREDENTIALS",
-		"HF_API_KEY", "HF_API_SECRET", "HF_API_KEY_ID", "HF_API_KEY_SECRET"} {
-		t.Setenv(k, "")
-	}
-}
+// isolate keeps the user's config, journal, credentials and tunnel settings out of a test.
+func isolate(t *testing.T) { testenv.Isolate(t) }
 
 func TestNewCmdCancelArgs(t *testing.T) {
 	tests := []struct {

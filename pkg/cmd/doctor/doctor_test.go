@@ -12,23 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/ui"
 )
 
-// isolate keeps the user's config, credentials and tunnel settings out of a test.
-func isolate(t *testing.T) {
-	t.Helper()
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	for _, k := range []string{"HF_CONFIG", "HF_BASE_URL", "HF_DEBUG", "HF_KEY", "HF_CREDENTIALS",
-		"HF_API_KEY", "HF_API_SECRET", "HF_API_KEY_ID", "HF_API_KEY_SECRET",
-		"NGROK_AUTHTOKEN", "HF_NGROK_AUTHTOKEN", "HF_NGROK_URL", "HF_NGROK_CONNECT_URL", "HF_NGROK_ROOT_CAS",
-		"HF_NGROK_CONNECT_TIMEOUT", "HF_WEBHOOK_SECRET", "HF_VIA", "HF_LISTEN", "HF_WEBHOOK_URL"} {
-		t.Setenv(k, "")
-	}
-}
+// isolate keeps the user's config, journal, credentials and tunnel settings out of a test.
+func isolate(t *testing.T) { testenv.Isolate(t) }
 
 // freeAddr returns a loopback address nothing listens on.
 func freeAddr(t *testing.T) string {

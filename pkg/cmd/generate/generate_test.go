@@ -10,42 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // isolate keeps the user's config and environment out of a test.
-func isolate(t *testing.T) {
-	t.Helper()
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	for _, k := range []string{"HF_CONFIG", "HF_TIMEOUT", "HF_POLL_INTERVAL", "HF_OUTPUT_DIR", "HF_OUTPUT_TEMPLATE", "HF_DEBUG"} {
-		t.Setenv(k, "")
-	}
-}
+func isolate(t *testing.T) { testenv.Isolate(t) }
 
 // parse runs `hf generate args...` with a runF that captures the options.
 func parse(t *testing.T, args ...string) (*Options, error) {
 	t.Helper()
 	ios, _, _, _ := ui.Test()
-	f := &cmdutil.Factory{IOStreams: ios, Version: "test"}
-	var got *Options
-	cmd := NewCmdGenerate(f, func(o *Options) error {
-		got = o
-		return nil
-	})
-	cmd.SetArgs(args)
-	cmd.SetOut(ios.ErrOut)
-	cmd.SetErr(ios.ErrOut)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	err := cmd.Execute()
-	if err == nil && got == nil {
-		t.Fatal("runF was not called")
-	}
-	if err != nil && got != nil {
-		t.Fatalf("runF was called despite %v", err)
-	}
-	return got, err
+	return testenv.Parse(t, &cmdutil.Factory{IOStreams: ios, Version: "test"}, NewCmdGenerate, ios.ErrOut, args...)
 }
 
 func TestNewCmdGenerateFlags(t *testing.T) {

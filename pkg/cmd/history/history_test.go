@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/journal"
 	"github.com/hf-cli/hf/pkg/ui"
@@ -18,10 +19,7 @@ var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 // isolate gives the test its own empty journal directory and returns it.
 func isolate(t *testing.T) string {
 	t.Helper()
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	state := t.TempDir()
-	t.Setenv("XDG_STATE_HOME", state)
-	t.Setenv("HF_CONFIG", "")
+	_, state := testenv.Isolate(t)
 	dir, err := journal.DefaultDir()
 	if err != nil {
 		t.Fatal(err)

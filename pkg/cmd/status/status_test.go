@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmd/status"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield"
@@ -19,38 +20,14 @@ import (
 const id = "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff"
 
 // isolate keeps the user's config, journal and credentials out of a test.
-func isolate(t *testing.T) {
-	t.Helper()
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	for _, k := range []string{"HF_CONFIG", "HF_BASE_URL", "HF_DEBUG", "HF_KEY", "HF_CREDENTIALS",
-		"HF_API_KEY", "HF_API_SECRET", "HF_API_KEY_ID", "HF_API_KEY_SECRET"} {
-		t.Setenv(k, "")
-	}
-}
+func isolate(t *testing.T) { testenv.Isolate(t) }
 
 // parse runs `hf status args...` with a runF that captures the options.
 func parse(t *testing.T, args ...string) (*status.Options, error) {
 	t.Helper()
 	isolate(t)
 	ios, _, _, errOut := ui.Test()
-	var got *status.Options
-	cmd := status.NewCmdStatus(&cmdutil.Factory{IOStreams: ios, Version: "test"}, func(o *status.Options) error {
-		got = o
-		return nil
-	})
-	cmd.SetArgs(args)
-	cmd.SetOut(errOut)
-	cmd.SetErr(errOut)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	err := cmd.Execute()
-	if err == nil && got == nil {
-		t.Fatal("runF was not called")
-	}
-	if err != nil && got != nil {
-		t.Fatalf("runF was called despite %v", err)
-	}
-	return got, err
+	return testenv.Parse(t, &cmdutil.Factory{IOStreams: ios, Version: "test"}, status.NewCmdStatus, errOut, args...)
 }
 
 func TestNewCmdStatusFlags(t *testing.T) {

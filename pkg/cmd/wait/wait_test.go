@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmd/download"
 	"github.com/hf-cli/hf/pkg/cmd/wait"
 	"github.com/hf-cli/hf/pkg/cmdutil"
@@ -27,27 +28,9 @@ type newCmd func(*cmdutil.Factory, func(*wait.Options) error) *cobra.Command
 // parse runs the command with a runF that captures the options.
 func parse(t *testing.T, mk newCmd, args ...string) (*wait.Options, error) {
 	t.Helper()
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	t.Setenv("HF_CONFIG", "")
+	testenv.Isolate(t)
 	ios, _, _, errOut := ui.Test()
-	var got *wait.Options
-	cmd := mk(&cmdutil.Factory{IOStreams: ios, Version: "test"}, func(o *wait.Options) error {
-		got = o
-		return nil
-	})
-	cmd.SetArgs(args)
-	cmd.SetOut(errOut)
-	cmd.SetErr(errOut)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	err := cmd.Execute()
-	if err == nil && got == nil {
-		t.Fatal("runF was not called")
-	}
-	if err != nil && got != nil {
-		t.Fatalf("runF was called despite %v", err)
-	}
-	return got, err
+	return testenv.Parse(t, &cmdutil.Factory{IOStreams: ios, Version: "test"}, mk, errOut, args...)
 }
 
 func TestNewCmdWaitFlags(t *testing.T) {
