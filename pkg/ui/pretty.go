@@ -27,6 +27,9 @@ type pretty struct {
 	spin    *progressbar.ProgressBar
 	bar     *progressbar.ProgressBar
 	barPath string
+	// webhook: an endpoint is up, so the status shown is the last one
+	// learned and the line says what hf is waiting for.
+	webhook bool
 }
 
 func newPretty(ios *IOStreams, m Mode) *pretty {
@@ -44,6 +47,7 @@ func (p *pretty) Handle(ev job.Event) {
 	st := p.st
 	switch ev.Kind {
 	case job.TunnelReady:
+		p.webhook = true
 		p.println(st.Success.Render("✓") + " webhook endpoint ready " + st.Muted.Render(ev.URL))
 	case job.Warning:
 		p.println(paint(st.Warning, "! "+ev.Message))
@@ -132,6 +136,9 @@ func (p *pretty) drawSpinner() {
 	}
 	r := p.waiting[len(p.waiting)-1]
 	desc := r.status + " " + p.st.ID.Render(r.id) + p.st.Muted.Render(" · "+elapsed(r, p.now(), time.Second).String())
+	if p.webhook {
+		desc += p.st.Muted.Render(" · waiting for the webhook")
+	}
 	if n := len(p.waiting) - 1; n > 0 {
 		desc += p.st.Muted.Render(fmt.Sprintf(" (+%d more)", n))
 	}

@@ -151,7 +151,7 @@ func TestPretty(t *testing.T) {
 			"✓ webhook endpoint ready https://abc.ngrok.app\n",
 			"! HF_WEBHOOK_SECRET unset",
 			"✓ submitted req_1 (flux-pro)\n",
-			"queued req_1 · 5s",
+			"queued req_1 · 5s · waiting for the webhook",
 			"✓ completed in 12.3s (webhook)\n",
 			"✓ saved out/req_1.png (1.5 KiB)\n",
 		}, false},
@@ -182,6 +182,16 @@ func TestPretty(t *testing.T) {
 				t.Errorf("stdout written: %q", out)
 			}
 		})
+	}
+}
+
+// Without a webhook endpoint the waiting line does not claim to wait for one.
+func TestPrettyPollingLine(t *testing.T) {
+	ios, _, _, errOut := ui.Test()
+	ios.SetStderrTTY(true)
+	render(ios, ui.Mode{Now: clock}, []job.Event{{Kind: job.Submitted, RequestID: "req_2", Model: "kling", Status: "queued", Time: t0}})
+	if out := errOut.String(); !strings.Contains(out, "queued") || strings.Contains(out, "webhook") {
+		t.Fatalf("waiting line: %q", out)
 	}
 }
 
