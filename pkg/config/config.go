@@ -73,9 +73,7 @@ func Load() (*Config, error) {
 	v.SetDefault("generate.timeout", 30*time.Minute)
 	v.SetDefault("ngrok.connect_timeout", 15*time.Second)
 	for key, envs := range envBindings {
-		if len(envs) > 0 {
-			_ = v.BindEnv(append([]string{key}, envs...)...)
-		}
+		_ = v.BindEnv(append([]string{key}, envs...)...)
 	}
 	c := &Config{V: v}
 	path := os.Getenv("HF_CONFIG")

@@ -269,7 +269,7 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	if ctx.Err() != nil { // Ctrl-C arrived during the submit
 		return res, r.interrupted(st, true)
 	}
-	return r.finish(ctx, res, st, spec.Output, spec.Timeout, false, true)
+	return r.finish(ctx, res, st, spec.Output, spec.Timeout, finishMode{mayCancel: true})
 }
 
 // ResumeSpec picks up a request submitted earlier (hf wait / hf download).
@@ -287,10 +287,12 @@ type ResumeSpec struct {
 func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
 	res := Result{RequestID: rs.RequestID, Files: []journal.File{}}
 	var statusURL string
+	mode := finishMode{resumed: true}
 	out := rs.Output
 	if r.Journal != nil {
 		if e, ok, _ := r.Journal.Lookup(rs.RequestID); ok {
 			res.Model, statusURL = e.Model, e.StatusURL
+			mode.journaled = higgsfield.Terminal(e.Status)
 			if out.Dir == "" && out.Template == "" && !out.Clobber {
 				// Same place as before: what was saved there already counts.
 				out.Have = e.Files
@@ -325,27 +327,37 @@ func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
 	if !st.Terminal() && !rs.Wait {
 		return res, &NotReadyError{RequestID: rs.RequestID, Status: st.Status}
 	}
-	return r.finish(ctx, res, st, out, rs.Timeout, true, false)
+	return r.finish(ctx, res, st, out, rs.Timeout, mode)
 }
 
-func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, out Output, timeout time.Duration, resumed, mayCancel bool) (Result, error) {
+// finishMode says how finish treats a request.
+type finishMode struct {
+	// resumed: picked up by hf wait / hf download, not just submitted.
+	resumed bool
+	// mayCancel: Ctrl-C may cancel the request while it is queued.
+	mayCancel bool
+	// journaled: the journal already records a terminal status.
+	journaled bool
+}
+
+func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, out Output, timeout time.Duration, mode finishMode) (Result, error) {
 	if !st.Terminal() {
 		var err error
 		st, res.NotifiedBy, err = r.wait(ctx, st, timeout)
 		if err != nil {
 			if errors.Is(context.Cause(ctx), ErrInterrupt) {
-				return res, r.interrupted(st, mayCancel)
+				return res, r.interrupted(st, mode.mayCancel)
 			}
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				return res, &TimeoutError{RequestID: res.RequestID, After: timeout}
 			}
 			return res, err
 		}
-	} else if resumed {
+	} else if mode.resumed {
 		res.NotifiedBy = await.ByPoll
 	}
 	res.Status, res.Error = st.Status, st.Error
-	if !resumed || !r.journaledTerminal(res.RequestID) {
+	if !mode.journaled {
 		r.journal(journal.Record{Event: "status", RequestID: res.RequestID, Status: st.Status, Error: st.Error, NotifiedBy: res.NotifiedBy})
 	}
 	r.emit(Event{Kind: Completed, RequestID: res.RequestID, Model: res.Model, Status: st.Status, NotifiedBy: res.NotifiedBy, Message: st.Error})
@@ -364,7 +376,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 		r.journal(journal.Record{Event: "download_failed", RequestID: res.RequestID, Error: err.Error(), Files: absolute(files)})
 		res.Error = err.Error()
 		var exists *download.ExistsError
-		if resumed && errors.As(err, &exists) {
+		if mode.resumed && errors.As(err, &exists) {
 			// hf download/wait was told where to write and that place is
 			// taken: a usage problem, not a failed download.
 			return res, exists
@@ -404,14 +416,6 @@ func saved(have []journal.File, rawURL string) (journal.File, bool) {
 func stripQuery(u string) string {
 	u, _, _ = strings.Cut(u, "?")
 	return u
-}
-
-func (r *Runner) journaledTerminal(id string) bool {
-	if r.Journal == nil {
-		return false
-	}
-	e, ok, _ := r.Journal.Lookup(id)
-	return ok && higgsfield.Terminal(e.Status)
 }
 
 // wait resolves st's request to a terminal status within timeout. On
