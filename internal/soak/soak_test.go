@@ -22,6 +22,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -36,11 +38,9 @@ import (
 	"time"
 
 	"github.com/hf-cli/hf/pkg/cmd/root"
-	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 const (
@@ -450,7 +450,7 @@ func TestChaosSoak(t *testing.T) {
 func execute(srv *hftest.Server, p *plan, forgedBase string) *run {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ios, _, stdout, stderr := ui.Test()
+	ios, _, stdout, stderr := iostreams.Test()
 	args := []string{"generate", p.model, "--prompt", p.prompt, "-d", p.dir,
 		"--json", "--poll-interval", "20ms", "--timeout", "20s"}
 	if p.images > 1 {
@@ -471,7 +471,7 @@ func execute(srv *hftest.Server, p *plan, forgedBase string) *run {
 		go func() { forged <- forge(srv, p, w.ids, forgedBase, done) }()
 	}
 	began := time.Now()
-	r.code = root.Run(ctx, &cmdutil.Factory{IOStreams: ios, Version: "soak"}, args)
+	r.code = root.Run(ctx, testenv.Factory(ios, "soak"), args)
 	r.took = time.Since(began)
 	close(done)
 	if p.forged {

@@ -8,6 +8,10 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hf-cli/hf/pkg/cmd/factory"
+	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/iostreams"
 )
 
 // vars are every environment variable hf reads, cleared by Isolate.
@@ -55,4 +59,13 @@ func Parse[F, O any](t testing.TB, f F, mk func(F, func(*O) error) *cobra.Comman
 		t.Fatalf("runF was called despite %v", err)
 	}
 	return got, err
+}
+
+// Factory is the real Factory (pkg/cmd/factory.New) on the streams ios:
+// what the hf binary would build, for tests that run a command end to end
+// in-process. Tests that need fakes replace its functions.
+func Factory(ios *iostreams.IOStreams, version string) *cmdutil.Factory {
+	f := factory.New(version)
+	f.IOStreams = ios
+	return f
 }

@@ -6,7 +6,6 @@ package job
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/hf-cli/hf/pkg/await"
 	"github.com/hf-cli/hf/pkg/download"
+	"github.com/hf-cli/hf/pkg/events"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/journal"
 	"github.com/hf-cli/hf/pkg/webhook"
@@ -34,17 +34,30 @@ type Runner struct {
 	Journal *journal.Journal
 	Fetcher *download.Fetcher
 	Emit    Sink
-	// Receiver and WebhookURL are set when a webhook endpoint is up.
-	Receiver   *webhook.Receiver
-	WebhookURL string
-	// EndpointDown is closed if the endpoint is lost mid-run.
-	EndpointDown <-chan struct{}
+	// Endpoint, when set, is the webhook endpoint the API delivers to.
+	Endpoint Endpoint
 	// Schedule overrides the polling schedule (zero: await.Sparse with an
 	// endpoint, await.Tight without).
 	Schedule await.Schedule
 	// MaxParallel bounds concurrent downloads (default 4).
 	MaxParallel int
 }
+
+// Endpoint is an open webhook endpoint shared by every request of a run
+// (pkg/endpoint opens one).
+type Endpoint interface {
+	// URL is the full webhook URL (with its secret path) sent with each submit.
+	URL() string
+	// Expect returns the channel that request id's deliveries arrive on.
+	Expect(id string) <-chan webhook.Delivery
+	// Forget drops what Expect set up for id.
+	Forget(id string)
+	// Done is closed when the endpoint is lost (or closed); polling then takes over.
+	Done() <-chan struct{}
+}
+
+// Sink receives the job's events.
+type Sink = events.Sink
 
 // Output says where outputs go.
 type Output struct {
@@ -161,7 +174,7 @@ func (e *NotReadyError) Error() string {
 	return fmt.Sprintf("request %s is still %s; wait for it with: hf wait %s", e.RequestID, e.Status, e.RequestID)
 }
 
-func (r *Runner) emit(e Event) {
+func (r *Runner) emit(e events.Event) {
 	if r.Emit != nil {
 		e.Time = time.Now()
 		r.Emit(e)
@@ -173,43 +186,15 @@ func (r *Runner) journal(rec journal.Record) {
 		return
 	}
 	if err := r.Journal.Append(rec); err != nil {
-		r.emit(Event{Kind: Warning, RequestID: rec.RequestID, Message: "could not write the journal: " + err.Error()})
+		r.emit(events.Event{Kind: events.Warning, RequestID: rec.RequestID, Text: "could not write the journal: " + err.Error()})
 	}
-}
-
-// expectedOutputs guesses how many outputs a request makes, for checks
-// done before submitting.
-func expectedOutputs(params map[string]any) int {
-	for _, k := range []string{"num_images", "batch_size"} {
-		switch v := params[k].(type) {
-		case float64:
-			if v >= 1 {
-				return int(v)
-			}
-		case json.Number:
-			if n, err := v.Int64(); err == nil && n >= 1 {
-				return int(n)
-			}
-		}
-	}
-	return 1
-}
-
-func isVideoModel(model string) bool {
-	m := strings.ToLower(model)
-	for _, s := range []string{"video", "kling", "seedance", "veo", "sora", "wan-", "minimax", "hailuo", "/dop/"} {
-		if strings.Contains(m, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // Precheck fails before any credit is spent when the output path does not
 // depend on the request id and already exists (without --clobber), or when
 // -o - cannot work.
 func Precheck(spec Spec) error {
-	n := expectedOutputs(spec.Params)
+	n := higgsfield.ExpectedOutputs(spec.Params)
 	if spec.Output.Stdout != nil {
 		if n > 1 {
 			return fmt.Errorf("-o - streams one output, but this request asks for %d", n)
@@ -220,7 +205,7 @@ func Precheck(spec Spec) error {
 		return nil
 	}
 	ext := "png"
-	if isVideoModel(spec.Model) {
+	if higgsfield.IsVideoModel(spec.Model) {
 		ext = "mp4"
 	}
 	for i := 1; i <= n; i++ {
@@ -248,7 +233,11 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 		key = uuid.NewString()
 	}
 	subCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
-	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: r.WebhookURL, IdempotencyKey: key})
+	var hook string
+	if r.Endpoint != nil {
+		hook = r.Endpoint.URL()
+	}
+	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: hook, IdempotencyKey: key})
 	cancel()
 	if err != nil {
 		if higgsfield.Retryable(err) {
@@ -262,7 +251,7 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	dir, _ := filepath.Abs(spec.Output.Dir)
 	r.journal(journal.Record{Event: "submitted", RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
 		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template})
-	r.emit(Event{Kind: Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
+	r.emit(events.Event{Kind: events.Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
 	if spec.NoWait {
 		return res, nil
 	}
@@ -360,7 +349,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 	if !mode.journaled {
 		r.journal(journal.Record{Event: "status", RequestID: res.RequestID, Status: st.Status, Error: st.Error, NotifiedBy: res.NotifiedBy})
 	}
-	r.emit(Event{Kind: Completed, RequestID: res.RequestID, Model: res.Model, Status: st.Status, NotifiedBy: res.NotifiedBy, Message: st.Error})
+	r.emit(events.Event{Kind: events.Completed, RequestID: res.RequestID, Model: res.Model, Status: st.Status, Outcome: events.Outcome{NotifiedBy: res.NotifiedBy, Reason: st.Error}})
 	if st.Status != higgsfield.StatusCompleted {
 		if res.Error == "" {
 			res.Error = (&OutcomeError{RequestID: res.RequestID, Status: st.Status}).Error()
@@ -433,25 +422,25 @@ func (r *Runner) wait(ctx context.Context, st *higgsfield.Status, timeout time.D
 		Poll: func(ctx context.Context) (*higgsfield.Status, error) {
 			return r.Client.Status(ctx, st.RequestID, st.StatusURL)
 		},
-		EndpointDown: r.EndpointDown,
 		OnStatus: func(s *higgsfield.Status) {
 			failures = 0
 			if s.Status != last.Status {
-				r.emit(Event{Kind: StatusChanged, RequestID: s.RequestID, Status: s.Status})
+				r.emit(events.Event{Kind: events.StatusChanged, RequestID: s.RequestID, Status: s.Status})
 			}
 			last = s
 		},
 		OnPollError: func(err error) {
 			failures++
-			r.emit(Event{Kind: Retry, RequestID: st.RequestID, Message: "status check", Err: err, Attempt: failures})
+			r.emit(events.Event{Kind: events.Retry, RequestID: st.RequestID, Retry: events.RetryInfo{Op: "status check", Err: err, Attempt: failures}})
 		},
 		OnDelivery: func(d webhook.Delivery) {
-			r.emit(Event{Kind: WebhookReceived, RequestID: d.RequestID})
+			r.emit(events.Event{Kind: events.WebhookReceived, RequestID: d.RequestID})
 		},
 	}
-	if r.Receiver != nil {
-		opts.Deliveries = r.Receiver.Expect(st.RequestID)
-		defer r.Receiver.Forget(st.RequestID)
+	if r.Endpoint != nil {
+		opts.EndpointDown = r.Endpoint.Done()
+		opts.Deliveries = r.Endpoint.Expect(st.RequestID)
+		defer r.Endpoint.Forget(st.RequestID)
 		if sched.First == 0 {
 			sched = await.Sparse
 		}
@@ -477,12 +466,12 @@ func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
 		cancel()
 		if err == nil {
 			r.journal(journal.Record{Event: "status", RequestID: id, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
-			r.emit(Event{Kind: Detached, RequestID: id, Status: higgsfield.StatusCanceled, Message: "canceled " + id + " (it was still queued)"})
+			r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: higgsfield.StatusCanceled, Text: "canceled " + id + " (it was still queued)"})
 			return &InterruptedError{RequestID: id, Canceled: true}
 		}
 	}
 	resume := "hf wait " + id
-	r.emit(Event{Kind: Detached, RequestID: id, Status: st.Status, Message: "detached from " + id + "; it goes on"})
+	r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: "detached from " + id + "; it goes on"})
 	return &InterruptedError{RequestID: id, Resume: resume}
 }
 
@@ -522,14 +511,14 @@ func (r *Runner) download(ctx context.Context, res Result, st *higgsfield.Status
 			idx := i + 1
 			f := *fetcher
 			f.Progress = func(written, total int64) {
-				r.emit(Event{Kind: DownloadProgress, RequestID: res.RequestID, Index: idx, Count: len(outs), Bytes: written, Total: total, URL: o.URL})
+				r.emit(events.Event{Kind: events.DownloadProgress, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), Bytes: written, Total: total, URL: o.URL}})
 			}
 			if f, ok := saved(out.Have, o.URL); ok {
 				files[i] = f
-				r.emit(Event{Kind: Downloaded, RequestID: res.RequestID, Index: idx, Count: len(outs), Path: f.Path, Bytes: f.Bytes, URL: o.URL})
+				r.emit(events.Event{Kind: events.Downloaded, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), Path: f.Path, Bytes: f.Bytes, URL: o.URL}})
 				return
 			}
-			r.emit(Event{Kind: DownloadStarted, RequestID: res.RequestID, Index: idx, Count: len(outs), URL: o.URL, Total: -1})
+			r.emit(events.Event{Kind: events.DownloadStarted, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), URL: o.URL, Total: -1}})
 			got, err := f.Fetch(ctx, o.URL, download.Target{
 				Dir: out.Dir, Template: out.Template, Clobber: out.Clobber, ContentTypeHint: o.ContentType,
 				Vars: download.Vars{ID: res.RequestID, Model: res.Model, Index: idx, Count: len(outs)},
@@ -539,7 +528,7 @@ func (r *Runner) download(ctx context.Context, res Result, st *higgsfield.Status
 				return
 			}
 			files[i] = journal.File{Path: got.Path, URL: got.URL, Bytes: got.Bytes, SHA256: got.SHA256, ContentType: got.ContentType}
-			r.emit(Event{Kind: Downloaded, RequestID: res.RequestID, Index: idx, Count: len(outs), Path: got.Path, Bytes: got.Bytes, URL: o.URL})
+			r.emit(events.Event{Kind: events.Downloaded, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), Path: got.Path, Bytes: got.Bytes, URL: o.URL}})
 		}()
 	}
 	wg.Wait()

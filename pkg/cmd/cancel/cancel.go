@@ -2,6 +2,7 @@
 package cancel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,20 +11,21 @@ import (
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // Options are the parsed flags of `hf cancel`.
 type Options struct {
-	IO        *ui.IOStreams
-	Factory   *cmdutil.Factory
+	IO        *iostreams.IOStreams
+	Client    func(cmdutil.ClientOptions) (*higgsfield.Client, error)
+	Journal   func(sandbox bool) (*journal.Journal, error)
 	RequestID string
 }
 
 // NewCmdCancel builds `hf cancel`. runF replaces the run step in tests.
 func NewCmdCancel(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Factory: f}
+	opts := &Options{IO: f.IOStreams, Client: f.Client, Journal: f.Journal}
 	return &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel a request that is still queued",
@@ -38,18 +40,18 @@ one that has started runs to the end.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return run(cmd, opts)
+			return cancelRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func run(cmd *cobra.Command, opts *Options) error {
-	client, err := opts.Factory.Client(cmdutil.ClientOptions{})
+func cancelRun(ctx context.Context, opts *Options) error {
+	client, err := opts.Client(cmdutil.ClientOptions{})
 	if err != nil {
 		return err
 	}
 	var cancelURL string
-	j, jerr := opts.Factory.Journal(false)
+	j, jerr := opts.Journal(false)
 	known := false
 	if jerr == nil {
 		var e journal.Entry
@@ -57,7 +59,7 @@ func run(cmd *cobra.Command, opts *Options) error {
 			cancelURL = e.CancelURL
 		}
 	}
-	if err := client.Cancel(cmd.Context(), opts.RequestID, cancelURL); err != nil {
+	if err := client.Cancel(ctx, opts.RequestID, cancelURL); err != nil {
 		var ae *higgsfield.APIError
 		if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
 			return fmt.Errorf("%s has already started and can no longer be canceled (%w)", opts.RequestID, err)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"net"
 	"strings"
 	"testing"
@@ -15,7 +16,6 @@ import (
 	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // isolate keeps the user's config, journal, credentials and tunnel settings out of a test.
@@ -45,10 +45,10 @@ func newSecret(t *testing.T) string {
 // doctor runs `hf doctor args...` with a short delivery timeout.
 func doctor(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ios, _, out, errOut := ui.Test()
-	cmd := NewCmdDoctor(&cmdutil.Factory{IOStreams: ios, Version: "test"}, func(o *Options) error {
+	ios, _, out, errOut := iostreams.Test()
+	cmd := NewCmdDoctor(testenv.Factory(ios, "test"), func(o *Options) error {
 		o.DeliveryTimeout = 3 * time.Second
-		return run(context.Background(), o)
+		return doctorRun(context.Background(), o)
 	})
 	cmd.SetArgs(args)
 	cmd.SetOut(errOut)
@@ -80,20 +80,20 @@ func lines(t *testing.T, s string) []line {
 
 func TestNewCmdDoctorFlags(t *testing.T) {
 	isolate(t)
-	ios, _, _, _ := ui.Test()
+	ios, _, _, _ := iostreams.Test()
 	var got *Options
-	cmd := NewCmdDoctor(&cmdutil.Factory{IOStreams: ios}, func(o *Options) error { got = o; return nil })
+	cmd := NewCmdDoctor(testenv.Factory(ios, "test"), func(o *Options) error { got = o; return nil })
 	cmd.SetArgs([]string{"--json", "--via", "webhook", "--webhook-url", "https://hook.example", "--listen", ":8080"})
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	want := cmdutil.EndpointOptions{Via: "webhook", WebhookURL: "https://hook.example", Listen: ":8080"}
-	if got == nil || !got.JSON || got.Endpoint != want || got.DeliveryTimeout != 15*time.Second || got.IO == nil || got.Factory == nil {
+	if got == nil || !got.JSON || got.Endpoint != want || got.DeliveryTimeout != 15*time.Second || got.IO == nil || got.Client == nil || got.Config == nil || got.Credentials == nil {
 		t.Fatalf("options %+v", got)
 	}
 
-	cmd = NewCmdDoctor(&cmdutil.Factory{IOStreams: ios}, func(o *Options) error { t.Fatal("runF called"); return nil })
+	cmd = NewCmdDoctor(testenv.Factory(ios, "test"), func(o *Options) error { t.Fatal("runF called"); return nil })
 	cmd.SetArgs([]string{"extra"})
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	var fe *cmdutil.FlagError

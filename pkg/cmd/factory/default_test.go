@@ -1,4 +1,4 @@
-package cmdutil_test
+package factory_test
 
 import (
 	"bytes"
@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hf-cli/hf/pkg/cmd/factory"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/config"
+	"github.com/hf-cli/hf/pkg/endpoint"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/tunnel"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // isolate keeps the user's config, journal, credentials, tunnel settings and
@@ -47,9 +49,17 @@ func writeConfig(t *testing.T, dir, yaml string) {
 	}
 }
 
+// settings resolves the endpoint settings the way the engine does.
+func settings(f *cmdutil.Factory, o cmdutil.EndpointOptions) (tunnel.Settings, error) {
+	s, err := factory.EndpointSettings(f, o)
+	return s.Settings, err
+}
+
 func newFactory() (*cmdutil.Factory, *bytes.Buffer) {
-	ios, _, _, errOut := ui.Test()
-	return &cmdutil.Factory{IOStreams: ios, Version: "1.2.3"}, errOut
+	ios, _, _, errOut := iostreams.Test()
+	f := factory.New("1.2.3")
+	f.IOStreams = ios
+	return f, errOut
 }
 
 const fileConfig = `
@@ -112,7 +122,7 @@ func TestSettings(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			f, errOut := newFactory()
-			got, err := f.Settings(tt.flags)
+			got, err := settings(f, tt.flags)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +153,7 @@ func TestSettingsBadConnectTimeout(t *testing.T) {
 				writeConfig(t, dir, "ngrok:\n  connect_timeout: soon\n")
 			}
 			f, _ := newFactory()
-			_, err := f.Settings(cmdutil.EndpointOptions{})
+			_, err := settings(f, cmdutil.EndpointOptions{})
 			var fe *cmdutil.FlagError
 			if !errors.As(err, &fe) || !strings.Contains(err.Error(), "ngrok.connect_timeout") || !strings.Contains(err.Error(), `"soon"`) {
 				t.Fatalf("err = %T %v, want a FlagError naming ngrok.connect_timeout", err, err)
@@ -177,7 +187,7 @@ func TestEngineSandbox(t *testing.T) {
 		if r.Client == nil || r.Journal == nil || r.Fetcher == nil || r.Emit == nil || e.Renderer == nil {
 			t.Fatalf("engine not wired: %+v", r)
 		}
-		if r.Receiver != nil || r.WebhookURL != "" {
+		if r.Endpoint != nil {
 			t.Fatal("an endpoint without EngineOptions.Endpoint")
 		}
 		if base := r.Client.BaseURL(); !strings.HasPrefix(base, "http://127.0.0.1:") {
@@ -210,22 +220,23 @@ func TestEngineSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := e.Runner
-		if r.Receiver == nil || r.EndpointDown == nil {
-			t.Fatal("no receiver")
+		ep, ok := r.Endpoint.(*endpoint.Webhook)
+		if !ok || ep.Done() == nil {
+			t.Fatalf("no webhook endpoint: %T", r.Endpoint)
 		}
-		if !strings.HasPrefix(r.WebhookURL, "http://127.0.0.1:") || !strings.HasSuffix(r.WebhookURL, r.Receiver.Path()) {
-			t.Fatalf("WebhookURL %q, want a loopback URL ending in the receiver's path %s", r.WebhookURL, r.Receiver.Path())
+		if hook := ep.URL(); !strings.HasPrefix(hook, "http://127.0.0.1:") || !strings.HasSuffix(hook, ep.Path()) {
+			t.Fatalf("webhook URL %q, want a loopback URL ending in the receiver's path %s", hook, ep.Path())
 		}
-		addr := hostOf(t, r.WebhookURL)
+		addr := hostOf(t, ep.URL())
 		if ln, err := net.Listen("tcp", addr); err == nil {
 			ln.Close()
 			t.Fatalf("nothing listens on %s", addr)
 		}
 		e.Close()
 		select {
-		case <-r.EndpointDown:
+		case <-ep.Done():
 		default:
-			t.Fatal("EndpointDown still open after Close")
+			t.Fatal("Done still open after Close")
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -245,7 +256,7 @@ func TestEngineSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer e.Close()
-		if e.Runner.Receiver != nil || e.Runner.WebhookURL != "" {
+		if e.Runner.Endpoint != nil {
 			t.Fatal("--via poll opened an endpoint")
 		}
 		if s := e.Runner.Schedule; s.First != 50*time.Millisecond || s.Max != 50*time.Millisecond || s.Factor != 1 {
@@ -348,7 +359,7 @@ func TestEngineNgrokFallsBackToPolling(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("falling back took %s", d)
 	}
-	if e.Runner.Receiver != nil || e.Runner.WebhookURL != "" || e.Runner.EndpointDown != nil {
+	if e.Runner.Endpoint != nil {
 		t.Fatal("an endpoint is set although ngrok could not connect")
 	}
 	msg := errOut.String()
@@ -367,7 +378,7 @@ func TestSettingsNegativeConnectTimeout(t *testing.T) {
 			isolate(t)
 			t.Setenv("HF_NGROK_CONNECT_TIMEOUT", v)
 			f, _ := newFactory()
-			s, err := f.Settings(cmdutil.EndpointOptions{})
+			s, err := settings(f, cmdutil.EndpointOptions{})
 			var fe *cmdutil.FlagError
 			if !errors.As(err, &fe) || !strings.Contains(err.Error(), "ngrok.connect_timeout") {
 				t.Fatalf("settings %+v err %v, want a FlagError naming ngrok.connect_timeout", s.Ngrok, err)
