@@ -86,10 +86,8 @@ func TestCancelAgainstFakeAPI(t *testing.T) {
 	}
 	run := func(t *testing.T, base, id string) (stderr string, err error) {
 		t.Helper()
-		t.Setenv("HF_BASE_URL", base)
-		t.Setenv("HF_KEY", "kid:ksecret")
 		ios, _, out, errOut := iostreams.Test()
-		cmd := cancel.NewCmdCancel(testenv.Factory(ios, "test"), nil)
+		cmd := cancel.NewCmdCancel(testenv.NewFake(t, ios, base, nil).Factory, nil)
 		cmd.SetArgs([]string{id})
 		cmd.SetOut(errOut)
 		cmd.SetErr(errOut)
@@ -100,18 +98,7 @@ func TestCancelAgainstFakeAPI(t *testing.T) {
 		}
 		return errOut.String(), err
 	}
-	openJournal := func(t *testing.T) *journal.Journal {
-		t.Helper()
-		dir, err := journal.DefaultDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := journal.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return j
-	}
+	openJournal := testenv.OpenJournal
 
 	t.Run("queued, unknown to the journal", func(t *testing.T) {
 		isolate(t)

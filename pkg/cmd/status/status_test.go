@@ -76,10 +76,8 @@ func TestNewCmdStatusFlags(t *testing.T) {
 // run executes `hf status args...` against the API at base.
 func run(t *testing.T, base string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	t.Setenv("HF_BASE_URL", base)
-	t.Setenv("HF_KEY", "kid:ksecret")
 	ios, _, out, errOut := iostreams.Test()
-	cmd := status.NewCmdStatus(testenv.Factory(ios, "test"), nil)
+	cmd := status.NewCmdStatus(testenv.NewFake(t, ios, base, nil).Factory, nil)
 	cmd.SetArgs(args)
 	cmd.SetOut(errOut)
 	cmd.SetErr(errOut)
@@ -263,15 +261,7 @@ func TestStatusAgainstFakeAPI(t *testing.T) {
 		if n := srv.Count(hftest.StatusEP); n != before {
 			t.Fatalf("control reached the status endpoint")
 		}
-		dir, err := journal.DefaultDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := journal.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := j.Append(journal.Record{Event: journal.EventSubmitted, RequestID: doneID, Model: "higgsfield-ai/soul/standard",
+		if err := testenv.OpenJournal(t).Append(journal.Record{Event: journal.EventSubmitted, RequestID: doneID, Model: "higgsfield-ai/soul/standard",
 			StatusURL: srv.URL + "/requests/" + doneID + "/status"}); err != nil {
 			t.Fatal(err)
 		}

@@ -161,13 +161,8 @@ func TestRunAgainstFakeAPI(t *testing.T) {
 	}
 	run := func(t *testing.T, mk newCmd, args ...string) (string, error) {
 		t.Helper()
-		t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-		t.Setenv("XDG_STATE_HOME", t.TempDir())
-		t.Setenv("HF_CONFIG", "")
-		t.Setenv("HF_BASE_URL", srv.URL)
-		t.Setenv("HF_KEY", "kid:ksecret")
 		ios, _, out, errOut := iostreams.Test()
-		cmd := mk(testenv.Factory(ios, "test"), nil)
+		cmd := mk(testenv.NewFake(t, ios, srv.URL, nil).Factory, nil)
 		cmd.SetArgs(args)
 		cmd.SetOut(errOut)
 		cmd.SetErr(errOut)
