@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -249,7 +250,7 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	}
 	res.RequestID, res.Status = st.RequestID, st.Status
 	dir, _ := filepath.Abs(spec.Output.Dir)
-	r.journal(journal.Record{Event: "submitted", RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
+	r.journal(journal.Record{Event: journal.EventSubmitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
 		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template})
 	r.emit(events.Event{Kind: events.Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
 	if spec.NoWait {
@@ -347,7 +348,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 	}
 	res.Status, res.Error = st.Status, st.Error
 	if !mode.journaled {
-		r.journal(journal.Record{Event: "status", RequestID: res.RequestID, Status: st.Status, Error: st.Error, NotifiedBy: res.NotifiedBy})
+		r.journal(journal.Record{Event: journal.EventStatus, RequestID: res.RequestID, Status: st.Status, Error: st.Error, NotifiedBy: res.NotifiedBy})
 	}
 	r.emit(events.Event{Kind: events.Completed, RequestID: res.RequestID, Model: res.Model, Status: st.Status, Outcome: events.Outcome{NotifiedBy: res.NotifiedBy, Reason: st.Error}})
 	if st.Status != higgsfield.StatusCompleted {
@@ -362,7 +363,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 		if errors.Is(context.Cause(ctx), ErrInterrupt) {
 			return res, &InterruptedError{RequestID: res.RequestID, Resume: "hf download " + res.RequestID}
 		}
-		r.journal(journal.Record{Event: "download_failed", RequestID: res.RequestID, Error: err.Error(), Files: absolute(files)})
+		r.journal(journal.Record{Event: journal.EventDownloadFailed, RequestID: res.RequestID, Error: err.Error(), Files: absolute(files)})
 		res.Error = err.Error()
 		var exists *download.ExistsError
 		if mode.resumed && errors.As(err, &exists) {
@@ -373,7 +374,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 		return res, &DownloadError{RequestID: res.RequestID, Err: err}
 	}
 	if out.Stdout == nil {
-		r.journal(journal.Record{Event: "downloaded", RequestID: res.RequestID, Files: absolute(files)})
+		r.journal(journal.Record{Event: journal.EventDownloaded, RequestID: res.RequestID, Files: absolute(files)})
 	}
 	return res, nil
 }
@@ -456,16 +457,35 @@ func (r *Runner) wait(ctx context.Context, st *higgsfield.Status, timeout time.D
 	return res.Status, res.NotifiedBy, nil
 }
 
+// Cancel asks the API to cancel request id, through cancelURL when one is
+// known (the status or the journal gave it), and on success hands the
+// cancellation's journal record to record (when not nil). Only a queued
+// request can be canceled: the API's 400 for one that has started becomes
+// an error that says so. Ctrl-C on a queued request and `hf cancel` both
+// go through here.
+func Cancel(ctx context.Context, c *higgsfield.Client, id, cancelURL string, record func(journal.Record)) error {
+	if err := c.Cancel(ctx, id, cancelURL); err != nil {
+		var ae *higgsfield.APIError
+		if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
+			return fmt.Errorf("%s has already started and can no longer be canceled (%w)", id, err)
+		}
+		return err
+	}
+	if record != nil {
+		record(journal.Record{Event: journal.EventStatus, RequestID: id, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
+	}
+	return nil
+}
+
 // interrupted handles the first Ctrl-C: a queued request is canceled (when
 // mayCancel), a running one is left to finish.
 func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
 	id := st.RequestID
 	if mayCancel && st.Status == higgsfield.StatusQueued {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := r.Client.Cancel(cctx, id, st.CancelURL)
+		err := Cancel(cctx, r.Client, id, st.CancelURL, r.journal)
 		cancel()
 		if err == nil {
-			r.journal(journal.Record{Event: "status", RequestID: id, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
 			r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: higgsfield.StatusCanceled, Text: "canceled " + id + " (it was still queued)"})
 			return &InterruptedError{RequestID: id, Canceled: true}
 		}

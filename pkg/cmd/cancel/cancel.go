@@ -3,15 +3,14 @@ package cancel
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
 )
 
@@ -59,15 +58,12 @@ func cancelRun(ctx context.Context, opts *Options) error {
 			cancelURL = e.CancelURL
 		}
 	}
-	if err := client.Cancel(ctx, opts.RequestID, cancelURL); err != nil {
-		var ae *higgsfield.APIError
-		if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
-			return fmt.Errorf("%s has already started and can no longer be canceled (%w)", opts.RequestID, err)
-		}
-		return err
-	}
+	var record func(journal.Record)
 	if known { // requests from elsewhere stay out of this machine's history
-		_ = j.Append(journal.Record{Event: "status", RequestID: opts.RequestID, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
+		record = func(rec journal.Record) { _ = j.Append(rec) }
+	}
+	if err := job.Cancel(ctx, client, opts.RequestID, cancelURL, record); err != nil {
+		return err
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "hf: canceled %s\n", opts.RequestID)
 	return nil
