@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/config"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"io"
 	mrand "math/rand/v2"
@@ -243,6 +244,10 @@ func TestChaosSoak(t *testing.T) {
 
 	tmp := t.TempDir()
 	state, runsRoot := filepath.Join(tmp, "state"), filepath.Join(tmp, "runs")
+	// Nothing from the developer's environment may steer the runs.
+	for _, k := range config.EnvVars() {
+		t.Setenv(k, "")
+	}
 	for k, v := range map[string]string{
 		"HF_BASE_URL":     srv.URL,
 		"HF_KEY":          apiKey + ":" + apiSecret,
@@ -250,11 +255,7 @@ func TestChaosSoak(t *testing.T) {
 		"XDG_CONFIG_HOME": filepath.Join(tmp, "config"),
 		"HOME":            filepath.Join(tmp, "home"),
 		"NO_COLOR":        "1",
-		// Nothing from the developer's environment may steer the runs.
-		"HF_CONFIG": "", "HF_CREDENTIALS": "", "HF_API_KEY": "", "HF_API_SECRET": "",
-		"HF_API_KEY_ID": "", "HF_API_KEY_SECRET": "", "HF_DEBUG": "", "HF_VIA": "",
-		"HF_TIMEOUT": "", "HF_LISTEN": "", "HF_WEBHOOK_URL": "", "HF_WEBHOOK_SECRET": "",
-		"NGROK_AUTHTOKEN": "", "HF_NGROK_AUTHTOKEN": "", "CI": "",
+		"CI":              "",
 	} {
 		t.Setenv(k, v)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/hf-cli/hf/internal/testenv"
 	"net"
 	"net/url"
 	"os"
@@ -25,16 +26,7 @@ import (
 // proxies out of a test, and returns the config directory.
 func isolate(t *testing.T) string {
 	t.Helper()
-	cfgHome := t.TempDir()
-	t.Setenv("XDG_CONFIG_HOME", cfgHome)
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	for _, k := range []string{"HF_CONFIG", "HF_BASE_URL", "HF_DEBUG", "HF_KEY", "HF_CREDENTIALS",
-		"HF_API_KEY", "HF_API_SECRET", "HF_API_KEY_ID", "HF_API_KEY_SECRET",
-		"NGROK_AUTHTOKEN", "HF_NGROK_AUTHTOKEN", "HF_NGROK_URL", "HF_NGROK_CONNECT_URL", "HF_NGROK_ROOT_CAS",
-		"HF_NGROK_CONNECT_TIMEOUT", "HF_WEBHOOK_SECRET", "HF_VIA", "HF_LISTEN", "HF_WEBHOOK_URL",
-		"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"} {
-		t.Setenv(k, "")
-	}
+	cfgHome, _ := testenv.Isolate(t)
 	return filepath.Join(cfgHome, "hf")
 }
 
