@@ -14,7 +14,6 @@ import (
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // FlagError is a usage error: bad flags or arguments (exit code 2).
@@ -74,11 +73,11 @@ type EngineOptions struct {
 	Endpoint *EndpointOptions
 }
 
-// Engine is a job runner wired to a renderer, and what must be closed after.
+// Engine is a job runner (its Emit wired to a renderer), and what must be
+// closed after: the renderer, the webhook endpoint, the sandbox.
 type Engine struct {
-	Runner   *job.Runner
-	Renderer ui.Renderer
-	closers  []func()
+	Runner  *job.Runner
+	closers []func()
 }
 
 // OnClose adds f to what Close runs (in reverse order of addition).

@@ -131,7 +131,7 @@ func EndpointSettings(f *cmdutil.Factory, o cmdutil.EndpointOptions) (endpoint.S
 // engine builds the runner for generate, wait and download.
 func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*cmdutil.Engine, error) {
 	r := ui.NewRenderer(f.IOStreams, ui.Mode{Quiet: o.Quiet})
-	e := &cmdutil.Engine{Renderer: r}
+	e := &cmdutil.Engine{}
 	e.OnClose(r.Close)
 	fail := func(err error) (*cmdutil.Engine, error) {
 		e.Close()

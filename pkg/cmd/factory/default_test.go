@@ -176,7 +176,7 @@ func TestEngineSandbox(t *testing.T) {
 			t.Fatalf("the sandbox needs no credentials: %v", err)
 		}
 		r := e.Runner
-		if r.Client == nil || r.Journal == nil || r.Fetcher == nil || r.Emit == nil || e.Renderer == nil {
+		if r.Client == nil || r.Journal == nil || r.Fetcher == nil || r.Emit == nil {
 			t.Fatalf("engine not wired: %+v", r)
 		}
 		if r.Endpoint != nil {
