@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hf-cli/hf/pkg/config"
+	"github.com/hf-cli/hf/pkg/events"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
@@ -51,8 +52,21 @@ type Factory struct {
 	Client func(ClientOptions) (*higgsfield.Client, error)
 	// Journal opens the journal (the sandbox's own when sandbox is set).
 	Journal func(sandbox bool) (*journal.Journal, error)
+	// Endpoint opens the webhook endpoint that o and the config ask for,
+	// with pkg/endpoint's policy (auto: a warning on emit and polling;
+	// webhook: an error; the sandbox, when sandboxSecret is set: a local
+	// endpoint verifying with that secret). It returns nil without an error
+	// when the run should poll. Generate (through Engine), batch and listen
+	// share it; close what it returns.
+	Endpoint func(ctx context.Context, o EndpointOptions, sandboxSecret string, emit events.Sink) (Endpoint, error)
 	// Engine builds the job runner for generate, wait and download.
 	Engine func(context.Context, EngineOptions) (*Engine, error)
+}
+
+// Endpoint is an open webhook endpoint: what job.Runner takes, and Close.
+type Endpoint interface {
+	job.Endpoint
+	Close() error
 }
 
 // ClientOptions tune the API client of one command.

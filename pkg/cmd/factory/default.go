@@ -43,6 +43,9 @@ func New(version string) *cmdutil.Factory {
 	}
 	f.Client = func(o cmdutil.ClientOptions) (*higgsfield.Client, error) { return client(f, o) }
 	f.Journal = openJournal
+	f.Endpoint = func(ctx context.Context, o cmdutil.EndpointOptions, sandboxSecret string, emit events.Sink) (cmdutil.Endpoint, error) {
+		return openEndpoint(ctx, f, o, sandboxSecret, emit)
+	}
 	f.Engine = func(ctx context.Context, o cmdutil.EngineOptions) (*cmdutil.Engine, error) { return engine(ctx, f, o) }
 	return f
 }
@@ -165,22 +168,36 @@ func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*
 	if o.Endpoint == nil {
 		return e, nil
 	}
-	s, err := EndpointSettings(f, *o.Endpoint)
+	var secret string
+	if sb != nil {
+		secret = sb.Secret
+	}
+	ep, err := f.Endpoint(ctx, *o.Endpoint, secret, r.Handle)
 	if err != nil {
 		return fail(err)
-	}
-	if sb != nil {
-		s.Sandbox, s.Secret = true, sb.Secret
-	}
-	ep, err := endpoint.Open(ctx, s, r.Handle)
-	if err != nil {
-		return fail(UsageError(err))
 	}
 	if ep != nil {
 		e.OnClose(func() { _ = ep.Close() })
 		runner.Endpoint = ep
 	}
 	return e, nil
+}
+
+// openEndpoint resolves o against the config and opens the endpoint with
+// endpoint.Open; its usage errors become cmdutil.FlagErrors.
+func openEndpoint(ctx context.Context, f *cmdutil.Factory, o cmdutil.EndpointOptions, sandboxSecret string, emit events.Sink) (cmdutil.Endpoint, error) {
+	s, err := EndpointSettings(f, o)
+	if err != nil {
+		return nil, err
+	}
+	if sandboxSecret != "" {
+		s.Sandbox, s.Secret = true, sandboxSecret
+	}
+	ep, err := endpoint.Open(ctx, s, emit)
+	if err != nil || ep == nil { // a nil *Webhook must not become a non-nil interface
+		return nil, UsageError(err)
+	}
+	return ep, nil
 }
 
 // UsageError turns an endpoint.UsageError anywhere in err's chain into a

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/events"
+	"github.com/hf-cli/hf/pkg/webhook"
 	"net"
 	"net/url"
 	"os"
@@ -390,5 +392,40 @@ func TestEngineSandboxRejectsUnknownVia(t *testing.T) {
 	var fe *cmdutil.FlagError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), `--via "bogus"`) {
 		t.Fatalf("err = %v, want a FlagError about --via", err)
+	}
+}
+
+// fakeEndpoint is an endpoint a test injects through Factory.Endpoint.
+type fakeEndpoint struct {
+	done   chan struct{}
+	closed int
+}
+
+func (e *fakeEndpoint) URL() string                           { return "http://hook.test/hf/x" }
+func (e *fakeEndpoint) Expect(string) <-chan webhook.Delivery { return nil }
+func (e *fakeEndpoint) Forget(string)                         {}
+func (e *fakeEndpoint) Done() <-chan struct{}                 { return e.done }
+func (e *fakeEndpoint) Close() error                          { e.closed++; return nil }
+
+func TestEngineTakesTheFactoryEndpoint(t *testing.T) {
+	isolate(t)
+	f, _ := newFactory()
+	fake := &fakeEndpoint{done: make(chan struct{})}
+	var gotOpts cmdutil.EndpointOptions
+	var gotSecret string
+	f.Endpoint = func(_ context.Context, o cmdutil.EndpointOptions, secret string, _ events.Sink) (cmdutil.Endpoint, error) {
+		gotOpts, gotSecret = o, secret
+		return fake, nil
+	}
+	e, err := f.Engine(context.Background(), cmdutil.EngineOptions{Sandbox: true, Endpoint: &cmdutil.EndpointOptions{Via: "webhook"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Runner.Endpoint != cmdutil.Endpoint(fake) || gotOpts.Via != "webhook" || !strings.HasPrefix(gotSecret, "whsec_") {
+		t.Fatalf("runner endpoint %v, opened with %+v secret %q: want the injected one, the flags and the sandbox's secret", e.Runner.Endpoint, gotOpts, gotSecret)
+	}
+	e.Close()
+	if fake.closed != 1 {
+		t.Fatalf("endpoint closed %d times by Engine.Close, want 1", fake.closed)
 	}
 }
