@@ -1,6 +1,6 @@
 // Package job is the lifecycle shared by generate, wait and download:
 // submit → await → download → record. It never prints; it reports through
-// events (see Event) and returns typed errors that pkg/cmd/root maps to exit
+// events (pkg/events) and returns typed errors that pkg/cmd/root maps to exit
 // codes.
 package job
 

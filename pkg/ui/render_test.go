@@ -42,9 +42,9 @@ func generate() []events.Event {
 	}
 }
 
-func render(ios *iostreams.IOStreams, m ui.Mode, events []events.Event) {
+func render(ios *iostreams.IOStreams, m ui.Mode, evs []events.Event) {
 	r := ui.NewRenderer(ios, m)
-	for _, ev := range events {
+	for _, ev := range evs {
 		r.Handle(ev)
 	}
 	r.Close()
