@@ -38,3 +38,24 @@ func TestRunWritesAPagePerCommand(t *testing.T) {
 		t.Errorf("%d pages, want 10 (hf and its 9 commands): %v", len(pages), pages)
 	}
 }
+
+// The Homebrew cask names each page; a new command needs its line there.
+func TestGoreleaserShipsEveryPage(t *testing.T) {
+	out := t.TempDir()
+	if err := run(out, "dev"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile("../../.goreleaser.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, _ := filepath.Glob(filepath.Join(out, "man1", "*.1"))
+	for _, p := range pages {
+		if line := "- man/man1/" + filepath.Base(p) + ".gz"; !strings.Contains(string(cfg), line) {
+			t.Errorf(".goreleaser.yaml homebrew_casks.manpages lacks %q", line)
+		}
+	}
+	if n := strings.Count(string(cfg), "- man/man1/"); n != len(pages) {
+		t.Errorf(".goreleaser.yaml names %d man pages, the commands make %d", n, len(pages))
+	}
+}
