@@ -22,6 +22,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/config"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -36,11 +39,9 @@ import (
 	"time"
 
 	"github.com/hf-cli/hf/pkg/cmd/root"
-	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 const (
@@ -243,6 +244,10 @@ func TestChaosSoak(t *testing.T) {
 
 	tmp := t.TempDir()
 	state, runsRoot := filepath.Join(tmp, "state"), filepath.Join(tmp, "runs")
+	// Nothing from the developer's environment may steer the runs.
+	for _, k := range config.EnvVars() {
+		t.Setenv(k, "")
+	}
 	for k, v := range map[string]string{
 		"HF_BASE_URL":     srv.URL,
 		"HF_KEY":          apiKey + ":" + apiSecret,
@@ -250,11 +255,7 @@ func TestChaosSoak(t *testing.T) {
 		"XDG_CONFIG_HOME": filepath.Join(tmp, "config"),
 		"HOME":            filepath.Join(tmp, "home"),
 		"NO_COLOR":        "1",
-		// Nothing from the developer's environment may steer the runs.
-		"HF_CONFIG": "", "HF_CREDENTIALS": "", "HF_API_KEY": "", "HF_API_SECRET": "",
-		"HF_API_KEY_ID": "", "HF_API_KEY_SECRET": "", "HF_DEBUG": "", "HF_VIA": "",
-		"HF_TIMEOUT": "", "HF_LISTEN": "", "HF_WEBHOOK_URL": "", "HF_WEBHOOK_SECRET": "",
-		"NGROK_AUTHTOKEN": "", "HF_NGROK_AUTHTOKEN": "", "CI": "",
+		"CI":              "",
 	} {
 		t.Setenv(k, v)
 	}
@@ -450,7 +451,7 @@ func TestChaosSoak(t *testing.T) {
 func execute(srv *hftest.Server, p *plan, forgedBase string) *run {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ios, _, stdout, stderr := ui.Test()
+	ios, _, stdout, stderr := iostreams.Test()
 	args := []string{"generate", p.model, "--prompt", p.prompt, "-d", p.dir,
 		"--json", "--poll-interval", "20ms", "--timeout", "20s"}
 	if p.images > 1 {
@@ -471,7 +472,7 @@ func execute(srv *hftest.Server, p *plan, forgedBase string) *run {
 		go func() { forged <- forge(srv, p, w.ids, forgedBase, done) }()
 	}
 	began := time.Now()
-	r.code = root.Run(ctx, &cmdutil.Factory{IOStreams: ios, Version: "soak"}, args)
+	r.code = root.Run(ctx, testenv.Factory(ios, "soak"), args)
 	r.took = time.Since(began)
 	close(done)
 	if p.forged {

@@ -1,24 +1,20 @@
-// Package cmdutil holds what every command shares: the Factory that builds
-// the API client, journal, renderer and webhook endpoint from global flags
-// and config, and the usage-error type that maps to exit code 2.
+// Package cmdutil holds what every command shares: the Factory type (a set
+// of functions that build the API client, journal, job engine and webhook
+// settings, filled in by pkg/cmd/factory and replaced by fakes in tests),
+// the shared flags, and the usage-error type that maps to exit code 2.
 package cmdutil
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/hf-cli/hf/pkg/await"
 	"github.com/hf-cli/hf/pkg/config"
-	"github.com/hf-cli/hf/pkg/download"
+	"github.com/hf-cli/hf/pkg/events"
 	"github.com/hf-cli/hf/pkg/higgsfield"
-	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // FlagError is a usage error: bad flags or arguments (exit code 2).
@@ -35,38 +31,42 @@ func FlagErrorf(format string, a ...any) error {
 	return &FlagError{Err: fmt.Errorf(format, a...)}
 }
 
-// Factory builds the dependencies commands need, lazily.
+// Factory is what commands are built from: the streams, the version, the
+// global flags, and functions that build each dependency on demand.
+// pkg/cmd/factory.New fills every function; a test replaces the ones it
+// needs with fakes. Commands copy the functions they use into their Options.
 type Factory struct {
-	IOStreams *ui.IOStreams
+	IOStreams *iostreams.IOStreams
 	Version   string
 
-	// Global flags.
+	// Global flags, bound by pkg/cmd/root; the functions read them when called.
 	APIKey, APISecret, BaseURL string
 	Debug                      bool
 
-	cfgOnce sync.Once
-	cfg     *config.Config
-	cfgErr  error
+	// Config loads the config file and environment (once).
+	Config func() (*config.Config, error)
+	// Credentials resolves the API key (flags > env > config file) and says
+	// where it came from.
+	Credentials func() (higgsfield.Credentials, string, error)
+	// Client builds the API client.
+	Client func(ClientOptions) (*higgsfield.Client, error)
+	// Journal opens the journal (the sandbox's own when sandbox is set).
+	Journal func(sandbox bool) (*journal.Journal, error)
+	// Endpoint opens the webhook endpoint that o and the config ask for,
+	// with pkg/endpoint's policy (auto: a warning on emit and polling;
+	// webhook: an error; the sandbox, when sandboxSecret is set: a local
+	// endpoint verifying with that secret). It returns nil without an error
+	// when the run should poll. Generate (through Engine), batch and listen
+	// share it; close what it returns.
+	Endpoint func(ctx context.Context, o EndpointOptions, sandboxSecret string, emit events.Sink) (Endpoint, error)
+	// Engine builds the job runner for generate, wait and download.
+	Engine func(context.Context, EngineOptions) (*Engine, error)
 }
 
-// Config loads the config file and environment once.
-func (f *Factory) Config() (*config.Config, error) {
-	f.cfgOnce.Do(func() {
-		f.cfg, f.cfgErr = config.Load()
-		if f.cfg != nil {
-			for _, w := range f.cfg.Warnings {
-				fmt.Fprintln(f.IOStreams.ErrOut, "hf: warning: "+w)
-			}
-		}
-	})
-	return f.cfg, f.cfgErr
-}
-
-func (f *Factory) debugWriter(cfg *config.Config) io.Writer {
-	if f.Debug || cfg.Bool("debug") {
-		return f.IOStreams.ErrOut
-	}
-	return nil
+// Endpoint is an open webhook endpoint: what job.Runner takes, and Close.
+type Endpoint interface {
+	job.Endpoint
+	Close() error
 }
 
 // ClientOptions tune the API client of one command.
@@ -78,49 +78,6 @@ type ClientOptions struct {
 	OnRetry       func(higgsfield.RetryInfo)
 }
 
-// Client builds the API client: credentials and base URL from flags > env >
-// config file.
-func (f *Factory) Client(o ClientOptions) (*higgsfield.Client, error) {
-	cfg, err := f.Config()
-	if err != nil {
-		return nil, err
-	}
-	var creds higgsfield.Credentials
-	if !o.NoCredentials {
-		creds, _, err = cfg.Credentials(f.APIKey, f.APISecret)
-		if err != nil {
-			return nil, err
-		}
-	}
-	base := o.BaseURL
-	if base == "" {
-		base = f.BaseURL
-	}
-	if base == "" {
-		base = cfg.String("base_url")
-	}
-	return higgsfield.New(higgsfield.Options{
-		BaseURL:     base,
-		Credentials: creds,
-		UserAgent:   "hf/" + f.Version,
-		Debug:       f.debugWriter(cfg),
-		OnRetry:     o.OnRetry,
-	})
-}
-
-// Journal opens the journal ($XDG_STATE_HOME/hf); the sandbox keeps its
-// own beside it so fake requests never mix with real ones.
-func (f *Factory) Journal(sandbox bool) (*journal.Journal, error) {
-	dir, err := journal.DefaultDir()
-	if err != nil {
-		return nil, err
-	}
-	if sandbox {
-		dir = filepath.Join(dir, "sandbox")
-	}
-	return journal.Open(dir)
-}
-
 // EngineOptions choose how one command runs jobs.
 type EngineOptions struct {
 	Sandbox      bool
@@ -130,12 +87,15 @@ type EngineOptions struct {
 	Endpoint *EndpointOptions
 }
 
-// Engine is a job runner wired to a renderer, and what must be closed after.
+// Engine is a job runner (its Emit wired to a renderer), and what must be
+// closed after: the renderer, the webhook endpoint, the sandbox.
 type Engine struct {
-	Runner   *job.Runner
-	Renderer ui.Renderer
-	closers  []func()
+	Runner  *job.Runner
+	closers []func()
 }
+
+// OnClose adds f to what Close runs (in reverse order of addition).
+func (e *Engine) OnClose(f func()) { e.closers = append(e.closers, f) }
 
 // Close stops the renderer, the webhook endpoint and the sandbox, in reverse order.
 func (e *Engine) Close() {
@@ -143,51 +103,6 @@ func (e *Engine) Close() {
 		e.closers[i]()
 	}
 	e.closers = nil
-}
-
-// Engine builds the runner for generate, wait and download.
-func (f *Factory) Engine(ctx context.Context, o EngineOptions) (*Engine, error) {
-	e := &Engine{}
-	r := ui.NewRenderer(f.IOStreams, ui.Mode{Quiet: o.Quiet})
-	e.Renderer = r
-	e.closers = append(e.closers, r.Close)
-	cfg, err := f.Config()
-	if err != nil {
-		e.Close()
-		return nil, err
-	}
-	runner := &job.Runner{Emit: r.Handle, Fetcher: &download.Fetcher{Client: downloadClient(f.debugWriter(cfg))}}
-	e.Runner = runner
-	copts := ClientOptions{OnRetry: func(ri higgsfield.RetryInfo) {
-		r.Handle(job.Event{Kind: job.Retry, Time: time.Now(), Message: ri.Op, Err: ri.Err, Attempt: ri.Attempt, Delay: ri.Delay})
-	}}
-	var secret string
-	if o.Sandbox {
-		secret = sandboxSecret()
-		srv := hftest.New(hftest.WithTiming(time.Second, 2*time.Second), hftest.WithWebhookSecret(secret))
-		e.closers = append(e.closers, srv.Close)
-		copts.BaseURL, copts.NoCredentials = srv.URL, true
-	}
-	client, err := f.Client(copts)
-	if err != nil {
-		e.Close()
-		return nil, err
-	}
-	runner.Client = client
-	if runner.Journal, err = f.Journal(o.Sandbox); err != nil {
-		r.Handle(job.Event{Kind: job.Warning, Time: time.Now(), Message: "no journal, requests will not be recorded: " + err.Error()})
-		runner.Journal = nil
-	}
-	if o.PollInterval > 0 {
-		runner.Schedule = await.Schedule{First: o.PollInterval, Max: o.PollInterval, Factor: 1, Jitter: 0.1}
-	}
-	if o.Endpoint != nil {
-		if err := f.openEndpoint(ctx, e, *o.Endpoint, secret); err != nil {
-			e.Close()
-			return nil, err
-		}
-	}
-	return e, nil
 }
 
 // SilentError carries an exit code for a failure the command has already

@@ -3,14 +3,15 @@ package cmdutil
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // ExactArgs is cobra.ExactArgs with a usage error that says what is missing.
@@ -59,7 +60,7 @@ func (o *OutputFlags) Register(cmd *cobra.Command, dirDefault string) {
 
 // Resolve validates the flags into a job.Output. Empty fields stay empty
 // (the caller or the journal fills them).
-func (o *OutputFlags) Resolve(ios *ui.IOStreams, jsonOut bool) (job.Output, error) {
+func (o *OutputFlags) Resolve(ios *iostreams.IOStreams, jsonOut bool) (job.Output, error) {
 	out := job.Output{Dir: o.Dir, Template: o.Output, Clobber: o.Clobber}
 	if o.Output == "-" {
 		if jsonOut {
@@ -76,17 +77,23 @@ func (o *OutputFlags) Resolve(ios *ui.IOStreams, jsonOut bool) (job.Output, erro
 	return out, nil
 }
 
+// WriteJSON writes v to w as indented JSON followed by a newline: the one
+// shape of every --json output.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 // PrintResult writes a job's result on stdout: one JSON object with
 // jsonOut, else the saved paths one per line. Nothing when the output
 // went to stdout itself.
-func PrintResult(ios *ui.IOStreams, res job.Result, jsonOut bool) {
+func PrintResult(ios *iostreams.IOStreams, res job.Result, jsonOut bool) {
 	if jsonOut {
 		if res.RequestID == "" {
 			return
 		}
-		enc := json.NewEncoder(ios.Out)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
+		_ = WriteJSON(ios.Out, res)
 		return
 	}
 	for _, f := range res.Files {

@@ -3,6 +3,7 @@ package cmdutil_test
 import (
 	"encoding/json"
 	"errors"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,7 +13,6 @@ import (
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 func TestOutputFlagsResolve(t *testing.T) {
@@ -40,7 +40,7 @@ func TestOutputFlagsResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, out, _ := ui.Test()
+			ios, _, out, _ := iostreams.Test()
 			got, err := tt.flags.Resolve(ios, tt.json)
 			if tt.errHas != "" {
 				var fe *cmdutil.FlagError
@@ -91,7 +91,7 @@ func TestPrintResult(t *testing.T) {
 		Files: []journal.File{{Path: "out/a-1.png", URL: "https://x/1"}, {Path: "-", URL: "https://x/2"}, {Path: "out/a-3.png", URL: "https://x/3"}},
 	}
 	t.Run("paths one per line", func(t *testing.T) {
-		ios, _, out, errOut := ui.Test()
+		ios, _, out, errOut := iostreams.Test()
 		cmdutil.PrintResult(ios, res, false)
 		if out.String() != "out/a-1.png\nout/a-3.png\n" {
 			t.Fatalf("stdout %q: want the saved paths, not -", out)
@@ -101,14 +101,14 @@ func TestPrintResult(t *testing.T) {
 		}
 	})
 	t.Run("only stdout", func(t *testing.T) {
-		ios, _, out, _ := ui.Test()
+		ios, _, out, _ := iostreams.Test()
 		cmdutil.PrintResult(ios, job.Result{RequestID: res.RequestID, Files: []journal.File{{Path: "-"}}}, false)
 		if out.Len() != 0 {
 			t.Fatalf("stdout %q: the output itself went there", out)
 		}
 	})
 	t.Run("json object", func(t *testing.T) {
-		ios, _, out, _ := ui.Test()
+		ios, _, out, _ := iostreams.Test()
 		cmdutil.PrintResult(ios, res, true)
 		dec := json.NewDecoder(strings.NewReader(out.String()))
 		var got job.Result
@@ -130,7 +130,7 @@ func TestPrintResult(t *testing.T) {
 		}
 	})
 	t.Run("json without a request", func(t *testing.T) {
-		ios, _, out, _ := ui.Test()
+		ios, _, out, _ := iostreams.Test()
 		cmdutil.PrintResult(ios, job.Result{Files: []journal.File{{Path: "x"}}}, true)
 		if out.Len() != 0 {
 			t.Fatalf("stdout %q, want nothing", out)

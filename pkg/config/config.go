@@ -18,9 +18,9 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield"
 )
 
-// envBindings maps config keys to the environment variables that set them
-// (first listed wins).
-var envBindings = map[string][]string{
+// EnvBindings maps config keys to the environment variables that set them
+// (first listed wins). Read it, do not change it.
+var EnvBindings = map[string][]string{
 	"base_url":              {"HF_BASE_URL"},
 	"debug":                 {"HF_DEBUG"},
 	"ngrok.authtoken":       {"HF_NGROK_AUTHTOKEN", "NGROK_AUTHTOKEN"},
@@ -33,6 +33,19 @@ var envBindings = map[string][]string{
 	"generate.timeout":      {"HF_TIMEOUT"},
 	"webhook.listen":        {"HF_LISTEN"},
 	"webhook.url":           {"HF_WEBHOOK_URL"},
+}
+
+// CredentialEnv are the environment variables Credentials reads, in order.
+var CredentialEnv = []string{"HF_KEY", "HF_CREDENTIALS", "HF_API_KEY", "HF_API_SECRET", "HF_API_KEY_ID", "HF_API_KEY_SECRET"}
+
+// EnvVars are every environment variable hf's settings come from: HF_CONFIG,
+// the bindings and the credentials.
+func EnvVars() []string {
+	vars := []string{"HF_CONFIG"}
+	for _, envs := range EnvBindings {
+		vars = append(vars, envs...)
+	}
+	return append(vars, CredentialEnv...)
 }
 
 // Config is the merged view of the config file and the environment.
@@ -63,16 +76,32 @@ func Dir() (string, error) {
 	return filepath.Join(d, "hf"), nil
 }
 
-// Load reads $HF_CONFIG, else <Dir>/config.yaml when it exists, and binds
-// the environment.
-func Load() (*Config, error) {
+func withDefaults() *viper.Viper {
 	v := viper.New()
 	v.SetConfigType("yaml")
 	v.SetDefault("base_url", higgsfield.DefaultBaseURL)
 	v.SetDefault("webhook.via", "auto")
 	v.SetDefault("generate.timeout", 30*time.Minute)
 	v.SetDefault("ngrok.connect_timeout", 15*time.Second)
-	for key, envs := range envBindings {
+	return v
+}
+
+// New is a config holding the defaults and values (keys as in the config
+// file, e.g. "webhook.secret"), with neither file nor environment: what
+// tests inject through the Factory.
+func New(values map[string]any) *Config {
+	v := withDefaults()
+	for k, val := range values {
+		v.Set(k, val)
+	}
+	return &Config{V: v}
+}
+
+// Load reads $HF_CONFIG, else <Dir>/config.yaml when it exists, and binds
+// the environment.
+func Load() (*Config, error) {
+	v := withDefaults()
+	for key, envs := range EnvBindings {
 		_ = v.BindEnv(append([]string{key}, envs...)...)
 	}
 	c := &Config{V: v}

@@ -22,7 +22,7 @@ func isolate(t *testing.T) string {
 	for _, k := range credentialEnv {
 		t.Setenv(k, "")
 	}
-	for _, envs := range envBindings {
+	for _, envs := range EnvBindings {
 		for _, k := range envs {
 			t.Setenv(k, "")
 		}
@@ -373,5 +373,35 @@ func TestDir(t *testing.T) {
 		if d, err := Dir(); err != nil || d != filepath.Join(home, ".config", "hf") {
 			t.Fatalf("Dir() = %q %v", d, err)
 		}
+	}
+}
+
+func TestEnvVarsCoversEveryVariable(t *testing.T) {
+	got := map[string]bool{}
+	for _, k := range EnvVars() {
+		got[k] = true
+	}
+	want := append([]string{"HF_CONFIG", "HF_BASE_URL", "HF_DEBUG", "HF_TIMEOUT", "NGROK_AUTHTOKEN", "HF_NGROK_AUTHTOKEN",
+		"HF_NGROK_URL", "HF_NGROK_CONNECT_URL", "HF_NGROK_ROOT_CAS", "HF_NGROK_CONNECT_TIMEOUT", "HF_WEBHOOK_SECRET",
+		"HF_VIA", "HF_LISTEN", "HF_WEBHOOK_URL"}, credentialEnv...)
+	for _, k := range want {
+		if !got[k] {
+			t.Errorf("EnvVars() misses %s", k)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("EnvVars() = %v, want exactly %v", EnvVars(), want)
+	}
+}
+
+func TestNewHasDefaultsAndNoEnvironment(t *testing.T) {
+	isolate(t)
+	t.Setenv("HF_VIA", "webhook")
+	c := New(map[string]any{"webhook.secret": "s"})
+	if c.String("webhook.via") != "auto" || c.String("webhook.secret") != "s" {
+		t.Fatalf("via %q secret %q, want the default auto and the value given", c.String("webhook.via"), c.String("webhook.secret"))
+	}
+	if d, err := c.Duration("ngrok.connect_timeout"); err != nil || d != 15*time.Second {
+		t.Fatalf("connect_timeout %s %v", d, err)
 	}
 }

@@ -1,15 +1,15 @@
 // Package job is the lifecycle shared by generate, wait and download:
 // submit → await → download → record. It never prints; it reports through
-// events (see Event) and returns typed errors that pkg/cmd/root maps to exit
+// events (pkg/events) and returns typed errors that pkg/cmd/root maps to exit
 // codes.
 package job
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/hf-cli/hf/pkg/await"
 	"github.com/hf-cli/hf/pkg/download"
+	"github.com/hf-cli/hf/pkg/events"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/journal"
 	"github.com/hf-cli/hf/pkg/webhook"
@@ -34,17 +35,30 @@ type Runner struct {
 	Journal *journal.Journal
 	Fetcher *download.Fetcher
 	Emit    Sink
-	// Receiver and WebhookURL are set when a webhook endpoint is up.
-	Receiver   *webhook.Receiver
-	WebhookURL string
-	// EndpointDown is closed if the endpoint is lost mid-run.
-	EndpointDown <-chan struct{}
+	// Endpoint, when set, is the webhook endpoint the API delivers to.
+	Endpoint Endpoint
 	// Schedule overrides the polling schedule (zero: await.Sparse with an
 	// endpoint, await.Tight without).
 	Schedule await.Schedule
 	// MaxParallel bounds concurrent downloads (default 4).
 	MaxParallel int
 }
+
+// Endpoint is an open webhook endpoint shared by every request of a run
+// (pkg/endpoint opens one).
+type Endpoint interface {
+	// URL is the full webhook URL (with its secret path) sent with each submit.
+	URL() string
+	// Expect returns the channel that request id's deliveries arrive on.
+	Expect(id string) <-chan webhook.Delivery
+	// Forget drops what Expect set up for id.
+	Forget(id string)
+	// Done is closed when the endpoint is lost (or closed); polling then takes over.
+	Done() <-chan struct{}
+}
+
+// Sink receives the job's events.
+type Sink = events.Sink
 
 // Output says where outputs go.
 type Output struct {
@@ -161,7 +175,7 @@ func (e *NotReadyError) Error() string {
 	return fmt.Sprintf("request %s is still %s; wait for it with: hf wait %s", e.RequestID, e.Status, e.RequestID)
 }
 
-func (r *Runner) emit(e Event) {
+func (r *Runner) emit(e events.Event) {
 	if r.Emit != nil {
 		e.Time = time.Now()
 		r.Emit(e)
@@ -173,43 +187,15 @@ func (r *Runner) journal(rec journal.Record) {
 		return
 	}
 	if err := r.Journal.Append(rec); err != nil {
-		r.emit(Event{Kind: Warning, RequestID: rec.RequestID, Message: "could not write the journal: " + err.Error()})
+		r.emit(events.Event{Kind: events.Warning, RequestID: rec.RequestID, Text: "could not write the journal: " + err.Error()})
 	}
-}
-
-// expectedOutputs guesses how many outputs a request makes, for checks
-// done before submitting.
-func expectedOutputs(params map[string]any) int {
-	for _, k := range []string{"num_images", "batch_size"} {
-		switch v := params[k].(type) {
-		case float64:
-			if v >= 1 {
-				return int(v)
-			}
-		case json.Number:
-			if n, err := v.Int64(); err == nil && n >= 1 {
-				return int(n)
-			}
-		}
-	}
-	return 1
-}
-
-func isVideoModel(model string) bool {
-	m := strings.ToLower(model)
-	for _, s := range []string{"video", "kling", "seedance", "veo", "sora", "wan-", "minimax", "hailuo", "/dop/"} {
-		if strings.Contains(m, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // Precheck fails before any credit is spent when the output path does not
 // depend on the request id and already exists (without --clobber), or when
 // -o - cannot work.
 func Precheck(spec Spec) error {
-	n := expectedOutputs(spec.Params)
+	n := higgsfield.ExpectedOutputs(spec.Params)
 	if spec.Output.Stdout != nil {
 		if n > 1 {
 			return fmt.Errorf("-o - streams one output, but this request asks for %d", n)
@@ -220,7 +206,7 @@ func Precheck(spec Spec) error {
 		return nil
 	}
 	ext := "png"
-	if isVideoModel(spec.Model) {
+	if higgsfield.IsVideoModel(spec.Model) {
 		ext = "mp4"
 	}
 	for i := 1; i <= n; i++ {
@@ -248,7 +234,11 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 		key = uuid.NewString()
 	}
 	subCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
-	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: r.WebhookURL, IdempotencyKey: key})
+	var hook string
+	if r.Endpoint != nil {
+		hook = r.Endpoint.URL()
+	}
+	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: hook, IdempotencyKey: key})
 	cancel()
 	if err != nil {
 		if higgsfield.Retryable(err) {
@@ -260,9 +250,9 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	}
 	res.RequestID, res.Status = st.RequestID, st.Status
 	dir, _ := filepath.Abs(spec.Output.Dir)
-	r.journal(journal.Record{Event: "submitted", RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
+	r.journal(journal.Record{Event: journal.EventSubmitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
 		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template})
-	r.emit(Event{Kind: Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
+	r.emit(events.Event{Kind: events.Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
 	if spec.NoWait {
 		return res, nil
 	}
@@ -358,9 +348,9 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 	}
 	res.Status, res.Error = st.Status, st.Error
 	if !mode.journaled {
-		r.journal(journal.Record{Event: "status", RequestID: res.RequestID, Status: st.Status, Error: st.Error, NotifiedBy: res.NotifiedBy})
+		r.journal(journal.Record{Event: journal.EventStatus, RequestID: res.RequestID, Status: st.Status, Error: st.Error, NotifiedBy: res.NotifiedBy})
 	}
-	r.emit(Event{Kind: Completed, RequestID: res.RequestID, Model: res.Model, Status: st.Status, NotifiedBy: res.NotifiedBy, Message: st.Error})
+	r.emit(events.Event{Kind: events.Completed, RequestID: res.RequestID, Model: res.Model, Status: st.Status, Outcome: events.Outcome{NotifiedBy: res.NotifiedBy, Reason: st.Error}})
 	if st.Status != higgsfield.StatusCompleted {
 		if res.Error == "" {
 			res.Error = (&OutcomeError{RequestID: res.RequestID, Status: st.Status}).Error()
@@ -373,7 +363,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 		if errors.Is(context.Cause(ctx), ErrInterrupt) {
 			return res, &InterruptedError{RequestID: res.RequestID, Resume: "hf download " + res.RequestID}
 		}
-		r.journal(journal.Record{Event: "download_failed", RequestID: res.RequestID, Error: err.Error(), Files: absolute(files)})
+		r.journal(journal.Record{Event: journal.EventDownloadFailed, RequestID: res.RequestID, Error: err.Error(), Files: absolute(files)})
 		res.Error = err.Error()
 		var exists *download.ExistsError
 		if mode.resumed && errors.As(err, &exists) {
@@ -384,7 +374,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 		return res, &DownloadError{RequestID: res.RequestID, Err: err}
 	}
 	if out.Stdout == nil {
-		r.journal(journal.Record{Event: "downloaded", RequestID: res.RequestID, Files: absolute(files)})
+		r.journal(journal.Record{Event: journal.EventDownloaded, RequestID: res.RequestID, Files: absolute(files)})
 	}
 	return res, nil
 }
@@ -433,25 +423,25 @@ func (r *Runner) wait(ctx context.Context, st *higgsfield.Status, timeout time.D
 		Poll: func(ctx context.Context) (*higgsfield.Status, error) {
 			return r.Client.Status(ctx, st.RequestID, st.StatusURL)
 		},
-		EndpointDown: r.EndpointDown,
 		OnStatus: func(s *higgsfield.Status) {
 			failures = 0
 			if s.Status != last.Status {
-				r.emit(Event{Kind: StatusChanged, RequestID: s.RequestID, Status: s.Status})
+				r.emit(events.Event{Kind: events.StatusChanged, RequestID: s.RequestID, Status: s.Status})
 			}
 			last = s
 		},
 		OnPollError: func(err error) {
 			failures++
-			r.emit(Event{Kind: Retry, RequestID: st.RequestID, Message: "status check", Err: err, Attempt: failures})
+			r.emit(events.Event{Kind: events.Retry, RequestID: st.RequestID, Retry: events.RetryInfo{Op: "status check", Err: err, Attempt: failures}})
 		},
 		OnDelivery: func(d webhook.Delivery) {
-			r.emit(Event{Kind: WebhookReceived, RequestID: d.RequestID})
+			r.emit(events.Event{Kind: events.WebhookReceived, RequestID: d.RequestID})
 		},
 	}
-	if r.Receiver != nil {
-		opts.Deliveries = r.Receiver.Expect(st.RequestID)
-		defer r.Receiver.Forget(st.RequestID)
+	if r.Endpoint != nil {
+		opts.EndpointDown = r.Endpoint.Done()
+		opts.Deliveries = r.Endpoint.Expect(st.RequestID)
+		defer r.Endpoint.Forget(st.RequestID)
 		if sched.First == 0 {
 			sched = await.Sparse
 		}
@@ -467,22 +457,41 @@ func (r *Runner) wait(ctx context.Context, st *higgsfield.Status, timeout time.D
 	return res.Status, res.NotifiedBy, nil
 }
 
+// Cancel asks the API to cancel request id, through cancelURL when one is
+// known (the status or the journal gave it), and on success hands the
+// cancellation's journal record to record (when not nil). Only a queued
+// request can be canceled: the API's 400 for one that has started becomes
+// an error that says so. Ctrl-C on a queued request and `hf cancel` both
+// go through here.
+func Cancel(ctx context.Context, c *higgsfield.Client, id, cancelURL string, record func(journal.Record)) error {
+	if err := c.Cancel(ctx, id, cancelURL); err != nil {
+		var ae *higgsfield.APIError
+		if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
+			return fmt.Errorf("%s has already started and can no longer be canceled (%w)", id, err)
+		}
+		return err
+	}
+	if record != nil {
+		record(journal.Record{Event: journal.EventStatus, RequestID: id, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
+	}
+	return nil
+}
+
 // interrupted handles the first Ctrl-C: a queued request is canceled (when
 // mayCancel), a running one is left to finish.
 func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
 	id := st.RequestID
 	if mayCancel && st.Status == higgsfield.StatusQueued {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := r.Client.Cancel(cctx, id, st.CancelURL)
+		err := Cancel(cctx, r.Client, id, st.CancelURL, r.journal)
 		cancel()
 		if err == nil {
-			r.journal(journal.Record{Event: "status", RequestID: id, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
-			r.emit(Event{Kind: Detached, RequestID: id, Status: higgsfield.StatusCanceled, Message: "canceled " + id + " (it was still queued)"})
+			r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: higgsfield.StatusCanceled, Text: "canceled " + id + " (it was still queued)"})
 			return &InterruptedError{RequestID: id, Canceled: true}
 		}
 	}
 	resume := "hf wait " + id
-	r.emit(Event{Kind: Detached, RequestID: id, Status: st.Status, Message: "detached from " + id + "; it goes on"})
+	r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: "detached from " + id + "; it goes on"})
 	return &InterruptedError{RequestID: id, Resume: resume}
 }
 
@@ -522,14 +531,14 @@ func (r *Runner) download(ctx context.Context, res Result, st *higgsfield.Status
 			idx := i + 1
 			f := *fetcher
 			f.Progress = func(written, total int64) {
-				r.emit(Event{Kind: DownloadProgress, RequestID: res.RequestID, Index: idx, Count: len(outs), Bytes: written, Total: total, URL: o.URL})
+				r.emit(events.Event{Kind: events.DownloadProgress, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), Bytes: written, Total: total, URL: o.URL}})
 			}
 			if f, ok := saved(out.Have, o.URL); ok {
 				files[i] = f
-				r.emit(Event{Kind: Downloaded, RequestID: res.RequestID, Index: idx, Count: len(outs), Path: f.Path, Bytes: f.Bytes, URL: o.URL})
+				r.emit(events.Event{Kind: events.Downloaded, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), Path: f.Path, Bytes: f.Bytes, URL: o.URL}})
 				return
 			}
-			r.emit(Event{Kind: DownloadStarted, RequestID: res.RequestID, Index: idx, Count: len(outs), URL: o.URL, Total: -1})
+			r.emit(events.Event{Kind: events.DownloadStarted, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), URL: o.URL, Total: -1}})
 			got, err := f.Fetch(ctx, o.URL, download.Target{
 				Dir: out.Dir, Template: out.Template, Clobber: out.Clobber, ContentTypeHint: o.ContentType,
 				Vars: download.Vars{ID: res.RequestID, Model: res.Model, Index: idx, Count: len(outs)},
@@ -539,7 +548,7 @@ func (r *Runner) download(ctx context.Context, res Result, st *higgsfield.Status
 				return
 			}
 			files[i] = journal.File{Path: got.Path, URL: got.URL, Bytes: got.Bytes, SHA256: got.SHA256, ContentType: got.ContentType}
-			r.emit(Event{Kind: Downloaded, RequestID: res.RequestID, Index: idx, Count: len(outs), Path: got.Path, Bytes: got.Bytes, URL: o.URL})
+			r.emit(events.Event{Kind: events.Downloaded, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), Path: got.Path, Bytes: got.Bytes, URL: o.URL}})
 		}()
 	}
 	wg.Wait()

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/hf-cli/hf/pkg/events"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,16 +26,16 @@ const model = "higgsfield-ai/soul/standard"
 
 var fast = await.Schedule{First: 10 * time.Millisecond, Max: 10 * time.Millisecond, Factor: 1}
 
-// events is a Sink that records what it sees; downloads emit from several
+// evlog is a Sink that records what it sees; downloads emit from several
 // goroutines, so it locks.
-type events struct {
+type evlog struct {
 	mu   sync.Mutex
-	list []Event
+	list []events.Event
 	// on, when set, is called with each event (outside the lock).
-	on func(Event)
+	on func(events.Event)
 }
 
-func (e *events) sink(ev Event) {
+func (e *evlog) sink(ev events.Event) {
 	e.mu.Lock()
 	e.list = append(e.list, ev)
 	on := e.on
@@ -44,7 +45,7 @@ func (e *events) sink(ev Event) {
 	}
 }
 
-func (e *events) all() []Event {
+func (e *evlog) all() []events.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.list)
@@ -52,14 +53,14 @@ func (e *events) all() []Event {
 
 // first returns the index of the first event of kind k (with status s when
 // s is not ""), or -1.
-func (e *events) first(k Kind, s string) int {
-	return slices.IndexFunc(e.all(), func(ev Event) bool { return ev.Kind == k && (s == "" || ev.Status == s) })
+func (e *evlog) first(k events.Kind, s string) int {
+	return slices.IndexFunc(e.all(), func(ev events.Event) bool { return ev.Kind == k && (s == "" || ev.Status == s) })
 }
 
 type fixture struct {
 	srv    *hftest.Server
 	runner *Runner
-	ev     *events
+	ev     *evlog
 	dir    string // output directory
 }
 
@@ -80,7 +81,7 @@ func setup(t *testing.T, queued, running time.Duration) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &events{}
+	ev := &evlog{}
 	return &fixture{
 		srv: srv,
 		ev:  ev,
@@ -177,8 +178,8 @@ func TestGenerate(t *testing.T) {
 	}
 
 	// Events come in lifecycle order.
-	sub, inProg, done := f.ev.first(Submitted, ""), f.ev.first(StatusChanged, higgsfield.StatusInProgress), f.ev.first(Completed, "")
-	started, saved := f.ev.first(DownloadStarted, ""), f.ev.first(Downloaded, "")
+	sub, inProg, done := f.ev.first(events.Submitted, ""), f.ev.first(events.StatusChanged, higgsfield.StatusInProgress), f.ev.first(events.Completed, "")
+	started, saved := f.ev.first(events.DownloadStarted, ""), f.ev.first(events.Downloaded, "")
 	if sub != 0 || inProg <= sub || done <= inProg || started <= done || saved <= started {
 		t.Fatalf("event order: submitted %d, in_progress %d, completed %d, download_started %d, downloaded %d\n%+v", sub, inProg, done, started, saved, f.ev.all())
 	}
@@ -188,13 +189,13 @@ func TestGenerate(t *testing.T) {
 			t.Fatalf("event without request id or time: %+v", ev)
 		}
 		switch ev.Kind {
-		case Completed:
-			if ev.Status != higgsfield.StatusCompleted || ev.NotifiedBy != await.ByPoll || ev.Model != model {
+		case events.Completed:
+			if ev.Status != higgsfield.StatusCompleted || ev.Outcome.NotifiedBy != await.ByPoll || ev.Model != model {
 				t.Fatalf("completed event %+v", ev)
 			}
-		case Downloaded:
-			downloaded = append(downloaded, ev.Index)
-			if ev.Count != 2 || ev.Path == "" || ev.Bytes <= 0 {
+		case events.Downloaded:
+			downloaded = append(downloaded, ev.Download.Index)
+			if ev.Download.Count != 2 || ev.Download.Path == "" || ev.Download.Bytes <= 0 {
 				t.Fatalf("downloaded event %+v", ev)
 			}
 		}
@@ -273,7 +274,7 @@ func TestGenerateOutcomes(t *testing.T) {
 			if f.srv.Count(hftest.AssetEP) != 0 {
 				t.Fatal("downloaded outputs of a request that did not complete")
 			}
-			if f.ev.first(Completed, tt.outcome.Status) < 0 {
+			if f.ev.first(events.Completed, tt.outcome.Status) < 0 {
 				t.Fatalf("no completed event: %+v", f.ev.all())
 			}
 		})
@@ -286,7 +287,7 @@ func TestGenerateSubmitError(t *testing.T) {
 	if higgsfield.StatusCodeOf(err) != 422 {
 		t.Fatalf("err = %v", err)
 	}
-	if entries, _ := f.runner.Journal.Entries(); len(entries) != 0 || f.ev.first(Submitted, "") >= 0 {
+	if entries, _ := f.runner.Journal.Entries(); len(entries) != 0 || f.ev.first(events.Submitted, "") >= 0 {
 		t.Fatalf("a rejected request was journaled (%v) or announced", entries)
 	}
 }
@@ -538,7 +539,7 @@ func TestInterrupt(t *testing.T) {
 		name            string
 		queued, running time.Duration
 		// trigger returns true on the event after which to press Ctrl-C.
-		trigger func(Event) bool
+		trigger func(events.Event) bool
 		// delay is how long after the trigger the interrupt comes.
 		delay    time.Duration
 		canceled bool
@@ -546,15 +547,17 @@ func TestInterrupt(t *testing.T) {
 	}{
 		{
 			name: "while queued (during the submit)", queued: time.Hour, running: time.Hour,
-			trigger: func(e Event) bool { return e.Kind == Submitted }, canceled: true, cancels: 1,
+			trigger: func(e events.Event) bool { return e.Kind == events.Submitted }, canceled: true, cancels: 1,
 		},
 		{
 			name: "while queued (waiting)", queued: time.Hour, running: time.Hour,
-			trigger: func(e Event) bool { return e.Kind == Submitted }, delay: 50 * time.Millisecond, canceled: true, cancels: 1,
+			trigger: func(e events.Event) bool { return e.Kind == events.Submitted }, delay: 50 * time.Millisecond, canceled: true, cancels: 1,
 		},
 		{
 			name: "while in progress", queued: 20 * time.Millisecond, running: time.Hour,
-			trigger: func(e Event) bool { return e.Kind == StatusChanged && e.Status == higgsfield.StatusInProgress }, cancels: 0,
+			trigger: func(e events.Event) bool {
+				return e.Kind == events.StatusChanged && e.Status == higgsfield.StatusInProgress
+			}, cancels: 0,
 		},
 	}
 	for _, tt := range tests {
@@ -563,7 +566,7 @@ func TestInterrupt(t *testing.T) {
 			ctx, cancel := context.WithCancelCause(ctxT(t))
 			defer cancel(nil)
 			var once sync.Once
-			f.ev.on = func(e Event) {
+			f.ev.on = func(e events.Event) {
 				if tt.trigger(e) {
 					once.Do(func() {
 						if tt.delay > 0 {
@@ -599,7 +602,7 @@ func TestInterrupt(t *testing.T) {
 					t.Fatalf("InterruptedError %+v: want the resume command", ie)
 				}
 			}
-			if f.ev.first(Detached, "") < 0 {
+			if f.ev.first(events.Detached, "") < 0 {
 				t.Fatalf("no detached event: %+v", f.ev.all())
 			}
 			if tt.delay > 0 && f.srv.Count(hftest.StatusEP) == 0 {
@@ -617,8 +620,8 @@ func TestInterruptDuringDownload(t *testing.T) {
 	f.srv.SetImageSize(1024, 1024) // about 3 MB
 	ctx, cancel := context.WithCancelCause(ctxT(t))
 	defer cancel(nil)
-	f.ev.on = func(e Event) {
-		if e.Kind == DownloadStarted {
+	f.ev.on = func(e events.Event) {
+		if e.Kind == events.DownloadStarted {
 			cancel(ErrInterrupt)
 		}
 	}
@@ -656,25 +659,6 @@ func TestInterruptResumeNeverCancels(t *testing.T) {
 	}
 }
 
-func TestExpectedOutputs(t *testing.T) {
-	tests := []struct {
-		params map[string]any
-		want   int
-	}{
-		{map[string]any{}, 1},
-		{map[string]any{"batch_size": float64(4)}, 4},
-		{map[string]any{"num_images": float64(3)}, 3},
-		{map[string]any{"num_images": float64(2), "batch_size": float64(4)}, 2},
-		{map[string]any{"batch_size": float64(0)}, 1},
-		{map[string]any{"batch_size": "many"}, 1},
-	}
-	for _, tt := range tests {
-		if got := expectedOutputs(tt.params); got != tt.want {
-			t.Errorf("expectedOutputs(%v) = %d, want %d", tt.params, got, tt.want)
-		}
-	}
-}
-
 func TestGenerateSurvivesStatusErrors(t *testing.T) {
 	f := setup(t, 20*time.Millisecond, 20*time.Millisecond)
 	f.srv.Inject(hftest.Fault{Endpoint: hftest.StatusEP, Status: 503, Times: 2})
@@ -685,7 +669,7 @@ func TestGenerateSurvivesStatusErrors(t *testing.T) {
 	}
 	var retries int
 	for _, e := range f.ev.all() {
-		if e.Kind == Retry && e.Err != nil && e.RequestID == res.RequestID {
+		if e.Kind == events.Retry && e.Retry.Err != nil && e.RequestID == res.RequestID {
 			retries++
 		}
 	}

@@ -16,6 +16,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/events"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,7 +40,6 @@ import (
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
 	"github.com/hf-cli/hf/pkg/tunnel"
-	"github.com/hf-cli/hf/pkg/ui"
 	"github.com/hf-cli/hf/pkg/webhook"
 )
 
@@ -54,13 +56,13 @@ var hourly = await.Schedule{First: time.Hour, Max: time.Hour, Factor: 1}
 // first occurrence.
 type recorder struct {
 	mu     sync.Mutex
-	list   []job.Event
-	signal map[job.Kind]chan job.Event
+	list   []events.Event
+	signal map[events.Kind]chan events.Event
 }
 
-func newRecorder() *recorder { return &recorder{signal: map[job.Kind]chan job.Event{}} }
+func newRecorder() *recorder { return &recorder{signal: map[events.Kind]chan events.Event{}} }
 
-func (r *recorder) sink(ev job.Event) {
+func (r *recorder) sink(ev events.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.list = append(r.list, ev)
@@ -74,15 +76,15 @@ func (r *recorder) sink(ev job.Event) {
 
 // on returns a channel that gets the first event of kind k emitted after
 // the call.
-func (r *recorder) on(k job.Kind) <-chan job.Event {
+func (r *recorder) on(k events.Kind) <-chan events.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ch := make(chan job.Event, 1)
+	ch := make(chan events.Event, 1)
 	r.signal[k] = ch
 	return ch
 }
 
-func (r *recorder) count(k job.Kind) int {
+func (r *recorder) count(k events.Kind) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
@@ -141,17 +143,26 @@ func newRig(t *testing.T, queued, running time.Duration, secret string) *rig {
 	return &rig{
 		api: api, ep: ep, recv: recv, hook: hook, ev: ev, dir: t.TempDir(),
 		runner: &job.Runner{
-			Client:       client,
-			Journal:      jn,
-			Fetcher:      &download.Fetcher{},
-			Emit:         ev.sink,
-			Receiver:     recv,
-			WebhookURL:   hook.URL(),
-			EndpointDown: hook.Done(),
-			Schedule:     hourly,
+			Client:   client,
+			Journal:  jn,
+			Fetcher:  &download.Fetcher{},
+			Emit:     ev.sink,
+			Endpoint: served{recv, hook},
+			Schedule: hourly,
 		},
 	}
 }
+
+// served is the job.Endpoint of a receiver served on an endpoint.
+type served struct {
+	recv *webhook.Receiver
+	hook *webhook.Server
+}
+
+func (s served) URL() string                              { return s.hook.URL() }
+func (s served) Expect(id string) <-chan webhook.Delivery { return s.recv.Expect(id) }
+func (s served) Forget(id string)                         { s.recv.Forget(id) }
+func (s served) Done() <-chan struct{}                    { return s.hook.Done() }
 
 func (r *rig) spec() job.Spec {
 	return job.Spec{Model: whModel, Params: map[string]any{"prompt": "x"},
@@ -240,7 +251,7 @@ func TestWebhookResolvesAtOnce(t *testing.T) {
 			var lags []time.Duration
 			for attempt := 1; attempt <= attempts; attempt++ {
 				statusBefore, stBefore := r.api.Count(hftest.StatusEP), r.recv.Stats()
-				completed := r.ev.on(job.Completed)
+				completed := r.ev.on(events.Completed)
 				res, err := r.runner.Generate(context.Background(), r.spec())
 				end := time.Now()
 				if err != nil {
@@ -329,7 +340,7 @@ func TestForgedDeliveryIsNotTrusted(t *testing.T) {
 
 			// Queued for 1s: ample time to forge while it is.
 			r := newRig(t, time.Second, 100*time.Millisecond, tt.secret)
-			submitted := r.ev.on(job.Submitted)
+			submitted := r.ev.on(events.Submitted)
 			done := r.start(context.Background(), r.spec())
 			id := within(t, submitted, 5*time.Second, "submit").RequestID
 
@@ -396,7 +407,7 @@ func TestEndpointLostMidWait(t *testing.T) {
 			// Terminal 600ms after the submit: the endpoint is lost well
 			// before the delivery.
 			r := newRig(t, 500*time.Millisecond, 100*time.Millisecond, "")
-			submitted := r.ev.on(job.Submitted)
+			submitted := r.ev.on(events.Submitted)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			start := time.Now()
@@ -487,7 +498,7 @@ func TestNoLeakedGoroutines(t *testing.T) {
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
 			if tt.interrupt {
-				submitted := r.ev.on(job.Submitted)
+				submitted := r.ev.on(events.Submitted)
 				go func() {
 					<-submitted
 					time.Sleep(50 * time.Millisecond) // waiting by then
@@ -496,7 +507,7 @@ func TestNoLeakedGoroutines(t *testing.T) {
 			}
 			res, err := r.runner.Generate(ctx, spec)
 			tt.check(t, r, res, err)
-			if n := r.ev.count(job.Submitted); n != 1 {
+			if n := r.ev.count(events.Submitted); n != 1 {
 				t.Fatalf("%d submitted events", n)
 			}
 			_ = r.hook.Close()
@@ -511,8 +522,8 @@ func TestNoLeakedGoroutines(t *testing.T) {
 		defer api.Close()
 		engineEnv(t, api, nil)
 		port := freePort(t)
-		ios, _, _, stderr := ui.Test()
-		f := &cmdutil.Factory{IOStreams: ios, Version: "test"}
+		ios, _, _, stderr := iostreams.Test()
+		f := testenv.Factory(ios, "test")
 		ctx := context.Background()
 		eng, err := f.Engine(ctx, cmdutil.EngineOptions{Endpoint: &cmdutil.EndpointOptions{
 			WebhookURL: "http://127.0.0.1:" + port, Listen: "127.0.0.1:" + port,
@@ -552,8 +563,8 @@ func TestNoLeakedGoroutines(t *testing.T) {
 		api := hftest.New(hftest.WithCredentials("kid", "ksecret"), hftest.WithTiming(10*time.Millisecond, 20*time.Millisecond))
 		defer api.Close()
 		engineEnv(t, api, ngrokEnv)
-		ios, _, _, stderr := ui.Test()
-		f := &cmdutil.Factory{IOStreams: ios, Version: "test"}
+		ios, _, _, stderr := iostreams.Test()
+		f := testenv.Factory(ios, "test")
 		ctx := context.Background()
 		eng, err := f.Engine(ctx, cmdutil.EngineOptions{PollInterval: 20 * time.Millisecond, Endpoint: &cmdutil.EndpointOptions{}})
 		if err != nil {

@@ -5,7 +5,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/events"
+	"github.com/hf-cli/hf/pkg/iostreams"
 )
 
 // plain writes one stable "hf: " line per state change, for logs and CI, and
@@ -15,48 +16,48 @@ type plain struct {
 	w io.Writer
 }
 
-func newPlain(ios *IOStreams, m Mode) *plain {
+func newPlain(ios *iostreams.IOStreams, m Mode) *plain {
 	p := &plain{core: newCore(m.Now, m.Heartbeat), w: ios.ErrOut}
 	p.onTick = p.heartbeat
 	return p
 }
 
-func (p *plain) Handle(ev job.Event) {
+func (p *plain) Handle(ev events.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
 	}
 	switch ev.Kind {
-	case job.TunnelReady:
-		p.printf("webhook endpoint ready at %s", ev.URL)
-	case job.Warning:
-		p.printf("warning: %s", ev.Message)
-	case job.Submitted:
+	case events.TunnelReady:
+		p.printf("webhook endpoint ready at %s", ev.Tunnel.PublicURL)
+	case events.Warning:
+		p.printf("warning: %s", ev.Text)
+	case events.Submitted:
 		p.track(ev)
 		p.printf("submitted %s (%s)", ev.RequestID, ev.Model)
-	case job.Retry:
+	case events.Retry:
 		p.printf("%s", retryText(ev))
-	case job.StatusChanged:
+	case events.StatusChanged:
 		if r, changed := p.track(ev); changed {
 			p.printf("%s %s", r.id, r.status)
 		}
-	case job.WebhookReceived:
+	case events.WebhookReceived:
 		p.printf("webhook received for %s", ev.RequestID)
-	case job.Completed:
+	case events.Completed:
 		line := ev.RequestID + " " + ev.Status
 		if r := p.finish(ev); r != nil {
 			line += " after " + elapsed(r, p.at(ev), 100*time.Millisecond).String()
 		}
-		if ev.NotifiedBy != "" {
-			line += " (via " + ev.NotifiedBy + ")"
+		if ev.Outcome.NotifiedBy != "" {
+			line += " (via " + ev.Outcome.NotifiedBy + ")"
 		}
 		p.printf("%s", line)
-	case job.Downloaded:
-		p.printf("saved %s (%s)", ev.Path, humanBytes(size(ev)))
-	case job.Detached:
+	case events.Downloaded:
+		p.printf("saved %s (%s)", ev.Download.Path, humanBytes(size(ev)))
+	case events.Detached:
 		p.finish(ev)
-		p.printf("%s", ev.Message)
+		p.printf("%s", ev.Text)
 	}
 }
 

@@ -6,7 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/events"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -23,7 +24,7 @@ const (
 type pretty struct {
 	core
 	w       io.Writer
-	st      Styles
+	st      iostreams.Styles
 	spin    *progressbar.ProgressBar
 	bar     *progressbar.ProgressBar
 	barPath string
@@ -32,13 +33,13 @@ type pretty struct {
 	webhook bool
 }
 
-func newPretty(ios *IOStreams, m Mode) *pretty {
-	p := &pretty{core: newCore(m.Now, spinnerEvery), w: ios.ErrOut, st: NewStyles(ios.ColorEnabled())}
+func newPretty(ios *iostreams.IOStreams, m Mode) *pretty {
+	p := &pretty{core: newCore(m.Now, spinnerEvery), w: ios.ErrOut, st: ios.ErrStyles()}
 	p.onTick = p.drawSpinner
 	return p
 }
 
-func (p *pretty) Handle(ev job.Event) {
+func (p *pretty) Handle(ev events.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -46,73 +47,70 @@ func (p *pretty) Handle(ev job.Event) {
 	}
 	st := p.st
 	switch ev.Kind {
-	case job.TunnelReady:
+	case events.TunnelReady:
 		p.webhook = true
-		p.println(st.Success.Render("✓") + " webhook endpoint ready " + st.Muted.Render(ev.URL))
-	case job.Warning:
-		p.println(paint(st.Warning, "! "+ev.Message))
-	case job.Submitted:
+		p.println(st.Success.Render("✓") + " webhook endpoint ready " + st.Muted.Render(ev.Tunnel.PublicURL))
+	case events.Warning:
+		p.println(iostreams.Paint(st.Warning, "! "+ev.Text))
+	case events.Submitted:
 		p.track(ev)
 		p.println(st.Success.Render("✓") + " submitted " + st.ID.Render(ev.RequestID) + " " + st.Muted.Render("("+ev.Model+")"))
-	case job.Retry:
-		p.println(st.Warning.Render("↻") + " " + paint(st.Muted,
+	case events.Retry:
+		p.println(st.Warning.Render("↻") + " " + iostreams.Paint(st.Muted,
 			retryText(ev)))
-	case job.StatusChanged:
+	case events.StatusChanged:
 		if _, changed := p.track(ev); changed {
 			p.drawSpinner()
 		}
-	case job.WebhookReceived:
+	case events.WebhookReceived:
 		p.println(st.Muted.Render("· webhook received for ") + st.ID.Render(ev.RequestID))
-	case job.Completed:
+	case events.Completed:
 		r := p.finish(ev)
 		p.stopSpinnerIfIdle()
 		p.println(p.completed(ev, r))
-	case job.DownloadStarted, job.DownloadProgress:
+	case events.DownloadStarted, events.DownloadProgress:
 		p.progress(ev)
-	case job.Downloaded:
-		if p.bar != nil && p.barPath == ev.Path {
+	case events.Downloaded:
+		if p.bar != nil && p.barPath == ev.Download.Path {
 			p.bar.Finish()
 			p.bar = nil
 		}
-		p.println(st.Success.Render("✓") + " saved " + ev.Path + " " + st.Muted.Render("("+humanBytes(size(ev))+")"))
-	case job.Detached:
+		p.println(st.Success.Render("✓") + " saved " + ev.Download.Path + " " + st.Muted.Render("("+humanBytes(size(ev))+")"))
+	case events.Detached:
 		p.finish(ev)
 		p.stopSpinnerIfIdle()
-		p.println(paint(st.Warning, ev.Message))
+		p.println(iostreams.Paint(st.Warning, ev.Text))
 	}
 }
 
-func (p *pretty) completed(ev job.Event, r *request) string {
+func (p *pretty) completed(ev events.Event, r *request) string {
 	if ev.Status == "completed" {
 		s := p.st.Success.Render("✓") + " completed"
 		if r != nil {
 			s += " in " + elapsed(r, p.at(ev), 100*time.Millisecond).String()
 		}
-		if ev.NotifiedBy != "" {
-			s += " " + p.st.Muted.Render("("+ev.NotifiedBy+")")
+		if ev.Outcome.NotifiedBy != "" {
+			s += " " + p.st.Muted.Render("("+ev.Outcome.NotifiedBy+")")
 		}
 		return s
 	}
-	reason := ev.Message
-	if reason == "" && ev.Err != nil {
-		reason = ev.Err.Error()
-	}
+	reason := ev.Outcome.Reason
 	s := "✗ " + ev.Status
 	if reason != "" {
 		s += ": " + reason
 	}
-	return paint(p.st.Error, s)
+	return iostreams.Paint(p.st.Error, s)
 }
 
 // progress drives the bar of a large download; one bar at a time, smaller or
 // concurrent downloads only get their saved line.
-func (p *pretty) progress(ev job.Event) {
-	if p.bar == nil && ev.Total > barMin {
+func (p *pretty) progress(ev events.Event) {
+	if p.bar == nil && ev.Download.Total > barMin {
 		p.clearSpinner()
-		p.barPath = ev.Path
-		p.bar = progressbar.NewOptions64(ev.Total,
+		p.barPath = ev.Download.Path
+		p.bar = progressbar.NewOptions64(ev.Download.Total,
 			progressbar.OptionSetWriter(p.w),
-			progressbar.OptionSetDescription(filepath.Base(ev.Path)),
+			progressbar.OptionSetDescription(filepath.Base(ev.Download.Path)),
 			progressbar.OptionShowBytes(true),
 			progressbar.OptionShowTotalBytes(true),
 			progressbar.OptionShowCount(),
@@ -124,8 +122,8 @@ func (p *pretty) progress(ev job.Event) {
 			progressbar.OptionSetRenderBlankState(true),
 		)
 	}
-	if p.bar != nil && p.barPath == ev.Path && ev.Kind == job.DownloadProgress {
-		_ = p.bar.Set64(min(ev.Bytes, ev.Total))
+	if p.bar != nil && p.barPath == ev.Download.Path && ev.Kind == events.DownloadProgress {
+		_ = p.bar.Set64(min(ev.Download.Bytes, ev.Download.Total))
 	}
 }
 

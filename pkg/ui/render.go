@@ -1,3 +1,8 @@
+// Package ui owns what hf draws for a person: the renderers that turn job
+// events into lines on stderr (a pretty one with a spinner and progress bars
+// on a terminal, plain greppable lines with a heartbeat otherwise, nothing
+// when quiet) and error formatting. Streams and styles live in
+// pkg/iostreams; stdout carries data only and is never written here.
 package ui
 
 import (
@@ -5,14 +10,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/events"
+	"github.com/hf-cli/hf/pkg/iostreams"
 )
 
 // Renderer draws job events on stderr. Handle may be called from several
 // goroutines; Close stops any background drawing and is idempotent. Events
 // after Close are ignored.
 type Renderer interface {
-	Handle(job.Event)
+	Handle(events.Event)
 	Close()
 }
 
@@ -28,7 +34,7 @@ type Mode struct {
 
 // NewRenderer picks the renderer for the streams: nothing when Quiet, the
 // pretty one when stderr may be animated, plain lines otherwise.
-func NewRenderer(ios *IOStreams, m Mode) Renderer {
+func NewRenderer(ios *iostreams.IOStreams, m Mode) Renderer {
 	if m.Now == nil {
 		m.Now = time.Now
 	}
@@ -47,8 +53,8 @@ func NewRenderer(ios *IOStreams, m Mode) Renderer {
 
 type quiet struct{}
 
-func (quiet) Handle(job.Event) {}
-func (quiet) Close()           {}
+func (quiet) Handle(events.Event) {}
+func (quiet) Close()              {}
 
 // request is one request the renderer has seen submitted or reported on.
 type request struct {
@@ -77,7 +83,7 @@ func newCore(now func() time.Time, every time.Duration) core {
 }
 
 // at is when ev happened: its own time, else now.
-func (c *core) at(ev job.Event) time.Time {
+func (c *core) at(ev events.Event) time.Time {
 	if ev.Time.IsZero() {
 		return c.now()
 	}
@@ -87,7 +93,7 @@ func (c *core) at(ev job.Event) time.Time {
 // track records ev's request as waiting (starting the ticker) and its status;
 // changed reports a new request or a new status. Finished requests are left
 // alone.
-func (c *core) track(ev job.Event) (r *request, changed bool) {
+func (c *core) track(ev events.Event) (r *request, changed bool) {
 	if ev.RequestID == "" {
 		return nil, false
 	}
@@ -111,7 +117,7 @@ func (c *core) track(ev job.Event) (r *request, changed bool) {
 // finish marks ev's request (every request when ev has none) as no longer
 // waiting and stops the ticker when nothing is. It returns the request, if
 // it was known.
-func (c *core) finish(ev job.Event) *request {
+func (c *core) finish(ev events.Event) *request {
 	r := c.reqs[ev.RequestID]
 	kept := c.waiting[:0]
 	for _, w := range c.waiting {
@@ -193,11 +199,12 @@ func elapsed(r *request, t time.Time, round time.Duration) time.Duration {
 }
 
 // size is the byte count of a finished download.
-func size(ev job.Event) int64 {
-	if ev.Bytes <= 0 && ev.Total > 0 {
-		return ev.Total
+func size(ev events.Event) int64 {
+	d := ev.Download
+	if d.Bytes <= 0 && d.Total > 0 {
+		return d.Total
 	}
-	return max(ev.Bytes, 0)
+	return max(d.Bytes, 0)
 }
 
 // humanBytes formats n in IEC units: "512 B", "1.5 KiB", "12.0 MiB".
@@ -216,13 +223,14 @@ func humanBytes(n int64) string {
 
 // retryText describes a retry: "<what> failed (<err>); retrying in 2s (attempt 1)",
 // leaving out the delay or attempt when the event does not know them.
-func retryText(ev job.Event) string {
-	s := fmt.Sprintf("%s failed (%v); retrying", ev.Message, ev.Err)
-	if ev.Delay > 0 {
-		s += " in " + ev.Delay.Round(time.Millisecond).String()
+func retryText(ev events.Event) string {
+	r := ev.Retry
+	s := fmt.Sprintf("%s failed (%v); retrying", r.Op, r.Err)
+	if r.Delay > 0 {
+		s += " in " + r.Delay.Round(time.Millisecond).String()
 	}
-	if ev.Attempt > 0 {
-		s += fmt.Sprintf(" (attempt %d)", ev.Attempt)
+	if r.Attempt > 0 {
+		s += fmt.Sprintf(" (attempt %d)", r.Attempt)
 	}
 	return s
 }

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/events"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/ui"
 	"go.uber.org/goleak"
 )
@@ -23,27 +24,27 @@ var (
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
 // generate is the event sequence of a typical `hf generate`.
-func generate() []job.Event {
+func generate() []events.Event {
 	id := "req_1"
-	return []job.Event{
-		{Kind: job.TunnelReady, URL: "https://abc.ngrok.app"},
-		{Kind: job.Warning, Message: "HF_WEBHOOK_SECRET unset; confirming deliveries by polling"},
-		{Kind: job.Retry, Message: "submit", Err: errors.New("503 Service Unavailable"), Delay: 2 * time.Second, Attempt: 1},
-		{Kind: job.Submitted, RequestID: id, Model: "flux-pro", Status: "queued", Time: at(0)},
-		{Kind: job.StatusChanged, RequestID: id, Status: "queued", Time: at(time.Second)},
-		{Kind: job.StatusChanged, RequestID: id, Status: "in_progress", Time: at(2 * time.Second)},
-		{Kind: job.StatusChanged, RequestID: id, Status: "in_progress", Time: at(3 * time.Second)},
-		{Kind: job.WebhookReceived, RequestID: id, Time: at(12 * time.Second)},
-		{Kind: job.Completed, RequestID: id, Status: "completed", NotifiedBy: "webhook", Time: at(12340 * time.Millisecond)},
-		{Kind: job.DownloadStarted, RequestID: id, Path: "out/req_1.png", Index: 1, Count: 1, Total: 1536},
-		{Kind: job.DownloadProgress, RequestID: id, Path: "out/req_1.png", Index: 1, Count: 1, Bytes: 1536, Total: 1536},
-		{Kind: job.Downloaded, RequestID: id, Path: "out/req_1.png", Index: 1, Count: 1, Bytes: 1536, Total: 1536},
+	return []events.Event{
+		{Kind: events.TunnelReady, Tunnel: events.Tunnel{PublicURL: "https://abc.ngrok.app"}},
+		{Kind: events.Warning, Text: "HF_WEBHOOK_SECRET unset; confirming deliveries by polling"},
+		{Kind: events.Retry, Retry: events.RetryInfo{Op: "submit", Err: errors.New("503 Service Unavailable"), Delay: 2 * time.Second, Attempt: 1}},
+		{Kind: events.Submitted, RequestID: id, Model: "flux-pro", Status: "queued", Time: at(0)},
+		{Kind: events.StatusChanged, RequestID: id, Status: "queued", Time: at(time.Second)},
+		{Kind: events.StatusChanged, RequestID: id, Status: "in_progress", Time: at(2 * time.Second)},
+		{Kind: events.StatusChanged, RequestID: id, Status: "in_progress", Time: at(3 * time.Second)},
+		{Kind: events.WebhookReceived, RequestID: id, Time: at(12 * time.Second)},
+		{Kind: events.Completed, RequestID: id, Status: "completed", Time: at(12340 * time.Millisecond), Outcome: events.Outcome{NotifiedBy: "webhook"}},
+		{Kind: events.DownloadStarted, RequestID: id, Download: events.Download{Path: "out/req_1.png", Index: 1, Count: 1, Total: 1536}},
+		{Kind: events.DownloadProgress, RequestID: id, Download: events.Download{Path: "out/req_1.png", Index: 1, Count: 1, Bytes: 1536, Total: 1536}},
+		{Kind: events.Downloaded, RequestID: id, Download: events.Download{Path: "out/req_1.png", Index: 1, Count: 1, Bytes: 1536, Total: 1536}},
 	}
 }
 
-func render(ios *ui.IOStreams, m ui.Mode, events []job.Event) {
+func render(ios *iostreams.IOStreams, m ui.Mode, evs []events.Event) {
 	r := ui.NewRenderer(ios, m)
-	for _, ev := range events {
+	for _, ev := range evs {
 		r.Handle(ev)
 	}
 	r.Close()
@@ -52,7 +53,7 @@ func render(ios *ui.IOStreams, m ui.Mode, events []job.Event) {
 func TestPlain(t *testing.T) {
 	tests := []struct {
 		name   string
-		events []job.Event
+		events []events.Event
 		want   string
 	}{
 		{"generate", generate(), `hf: webhook endpoint ready at https://abc.ngrok.app
@@ -64,28 +65,28 @@ hf: webhook received for req_1
 hf: req_1 completed after 12.3s (via webhook)
 hf: saved out/req_1.png (1.5 KiB)
 `},
-		{"wait without submit", []job.Event{
-			{Kind: job.StatusChanged, RequestID: "r", Status: "in_progress", Time: at(0)},
-			{Kind: job.StatusChanged, RequestID: "r", Status: "in_progress", Time: at(time.Second)},
-			{Kind: job.Completed, RequestID: "r", Status: "failed", NotifiedBy: "poll", Time: at(2 * time.Second)},
-			{Kind: job.StatusChanged, RequestID: "r", Status: "failed", Time: at(3 * time.Second)},
+		{"wait without submit", []events.Event{
+			{Kind: events.StatusChanged, RequestID: "r", Status: "in_progress", Time: at(0)},
+			{Kind: events.StatusChanged, RequestID: "r", Status: "in_progress", Time: at(time.Second)},
+			{Kind: events.Completed, RequestID: "r", Status: "failed", Time: at(2 * time.Second), Outcome: events.Outcome{NotifiedBy: "poll"}},
+			{Kind: events.StatusChanged, RequestID: "r", Status: "failed", Time: at(3 * time.Second)},
 		}, "hf: r in_progress\nhf: r failed after 2s (via poll)\n"},
-		{"completed unseen", []job.Event{
-			{Kind: job.Completed, RequestID: "r", Status: "nsfw"},
+		{"completed unseen", []events.Event{
+			{Kind: events.Completed, RequestID: "r", Status: "nsfw"},
 		}, "hf: r nsfw\n"},
-		{"detached", []job.Event{
-			{Kind: job.Submitted, RequestID: "r", Model: "m", Time: at(0)},
-			{Kind: job.Detached, RequestID: "r", Message: "detached; resume with: hf wait r"},
+		{"detached", []events.Event{
+			{Kind: events.Submitted, RequestID: "r", Model: "m", Time: at(0)},
+			{Kind: events.Detached, RequestID: "r", Text: "detached; resume with: hf wait r"},
 		}, "hf: submitted r (m)\nhf: detached; resume with: hf wait r\n"},
-		{"large download", []job.Event{
-			{Kind: job.DownloadStarted, Path: "v.mp4", Total: 10 << 20},
-			{Kind: job.DownloadProgress, Path: "v.mp4", Bytes: 5 << 20, Total: 10 << 20},
-			{Kind: job.Downloaded, Path: "v.mp4", Bytes: 10 << 20, Total: 10 << 20},
+		{"large download", []events.Event{
+			{Kind: events.DownloadStarted, Download: events.Download{Path: "v.mp4", Total: 10 << 20}},
+			{Kind: events.DownloadProgress, Download: events.Download{Path: "v.mp4", Bytes: 5 << 20, Total: 10 << 20}},
+			{Kind: events.Downloaded, Download: events.Download{Path: "v.mp4", Bytes: 10 << 20, Total: 10 << 20}},
 		}, "hf: saved v.mp4 (10.0 MiB)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, out, errOut := ui.Test()
+			ios, _, out, errOut := iostreams.Test()
 			render(ios, ui.Mode{Heartbeat: time.Hour, Now: clock}, tt.events)
 			if got := errOut.String(); got != tt.want {
 				t.Errorf("stderr:\n%s\nwant:\n%s", got, tt.want)
@@ -98,11 +99,11 @@ hf: saved out/req_1.png (1.5 KiB)
 }
 
 func TestPlainHeartbeat(t *testing.T) {
-	ios, _, _, errOut := ui.Test()
+	ios, _, _, errOut := iostreams.Test()
 	r := ui.NewRenderer(ios, ui.Mode{Heartbeat: 20 * time.Millisecond, Now: clock})
-	r.Handle(job.Event{Kind: job.Submitted, RequestID: "req_1", Model: "m", Status: "queued", Time: t0})
+	r.Handle(events.Event{Kind: events.Submitted, RequestID: "req_1", Model: "m", Status: "queued", Time: t0})
 	time.Sleep(110 * time.Millisecond)
-	r.Handle(job.Event{Kind: job.Completed, RequestID: "req_1", Status: "completed", NotifiedBy: "poll", Time: at(6 * time.Second)})
+	r.Handle(events.Event{Kind: events.Completed, RequestID: "req_1", Status: "completed", Time: at(6 * time.Second), Outcome: events.Outcome{NotifiedBy: "poll"}})
 	time.Sleep(80 * time.Millisecond)
 	r.Close()
 
@@ -120,7 +121,7 @@ func TestPlainHeartbeat(t *testing.T) {
 
 func TestQuiet(t *testing.T) {
 	for _, tty := range []bool{false, true} {
-		ios, _, out, errOut := ui.Test()
+		ios, _, out, errOut := iostreams.Test()
 		ios.SetStderrTTY(tty)
 		render(ios, ui.Mode{Quiet: true, Heartbeat: time.Millisecond}, generate())
 		if out.Len()+errOut.Len() != 0 {
@@ -130,20 +131,20 @@ func TestQuiet(t *testing.T) {
 }
 
 func TestPretty(t *testing.T) {
-	failed := []job.Event{
-		{Kind: job.Submitted, RequestID: "req_2", Model: "kling", Time: t0},
-		{Kind: job.Completed, RequestID: "req_2", Status: "failed", Err: errors.New("out of credits"), Time: at(time.Second)},
+	failed := []events.Event{
+		{Kind: events.Submitted, RequestID: "req_2", Model: "kling", Time: t0},
+		{Kind: events.Completed, RequestID: "req_2", Status: "failed", Time: at(time.Second), Outcome: events.Outcome{Reason: errors.New("out of credits").Error()}},
 	}
-	large := []job.Event{
-		{Kind: job.DownloadStarted, Path: "out/v.mp4", Total: 8 << 20},
-		{Kind: job.DownloadProgress, Path: "out/v.mp4", Bytes: 4 << 20, Total: 8 << 20},
-		{Kind: job.DownloadProgress, Path: "out/v.mp4", Bytes: 8 << 20, Total: 8 << 20},
-		{Kind: job.Downloaded, Path: "out/v.mp4", Bytes: 8 << 20, Total: 8 << 20},
+	large := []events.Event{
+		{Kind: events.DownloadStarted, Download: events.Download{Path: "out/v.mp4", Total: 8 << 20}},
+		{Kind: events.DownloadProgress, Download: events.Download{Path: "out/v.mp4", Bytes: 4 << 20, Total: 8 << 20}},
+		{Kind: events.DownloadProgress, Download: events.Download{Path: "out/v.mp4", Bytes: 8 << 20, Total: 8 << 20}},
+		{Kind: events.Downloaded, Download: events.Download{Path: "out/v.mp4", Bytes: 8 << 20, Total: 8 << 20}},
 	}
 	tests := []struct {
 		name   string
 		color  bool
-		events []job.Event
+		events []events.Event
 		want   []string // substrings of the output without ANSI sequences
 		bar    bool     // a progress bar was drawn
 	}{
@@ -161,7 +162,7 @@ func TestPretty(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, out, errOut := ui.Test()
+			ios, _, out, errOut := iostreams.Test()
 			ios.SetStderrTTY(true)
 			ios.SetColorEnabled(tt.color)
 			render(ios, ui.Mode{Now: clock}, tt.events)
@@ -187,9 +188,9 @@ func TestPretty(t *testing.T) {
 
 // Without a webhook endpoint the waiting line does not claim to wait for one.
 func TestPrettyPollingLine(t *testing.T) {
-	ios, _, _, errOut := ui.Test()
+	ios, _, _, errOut := iostreams.Test()
 	ios.SetStderrTTY(true)
-	render(ios, ui.Mode{Now: clock}, []job.Event{{Kind: job.Submitted, RequestID: "req_2", Model: "kling", Status: "queued", Time: t0}})
+	render(ios, ui.Mode{Now: clock}, []events.Event{{Kind: events.Submitted, RequestID: "req_2", Model: "kling", Status: "queued", Time: t0}})
 	if out := errOut.String(); !strings.Contains(out, "queued") || strings.Contains(out, "webhook") {
 		t.Fatalf("waiting line: %q", out)
 	}
@@ -197,16 +198,16 @@ func TestPrettyPollingLine(t *testing.T) {
 
 func TestCloseStopsEverything(t *testing.T) {
 	for _, tty := range []bool{false, true} {
-		ios, _, _, errOut := ui.Test()
+		ios, _, _, errOut := iostreams.Test()
 		ios.SetStderrTTY(tty)
 		r := ui.NewRenderer(ios, ui.Mode{Heartbeat: 5 * time.Millisecond, Now: clock})
-		r.Handle(job.Event{Kind: job.Submitted, RequestID: "a", Model: "m", Time: t0})
-		r.Handle(job.Event{Kind: job.DownloadStarted, Path: "big", Total: 8 << 20})
+		r.Handle(events.Event{Kind: events.Submitted, RequestID: "a", Model: "m", Time: t0})
+		r.Handle(events.Event{Kind: events.DownloadStarted, Download: events.Download{Path: "big", Total: 8 << 20}})
 		time.Sleep(20 * time.Millisecond)
 		r.Close()
 		r.Close()
 		n := errOut.Len()
-		r.Handle(job.Event{Kind: job.Warning, Message: "late"})
+		r.Handle(events.Event{Kind: events.Warning, Text: "late"})
 		if errOut.Len() != n {
 			t.Errorf("tty=%v: wrote after Close: %q", tty, errOut.String()[n:])
 		}
@@ -221,11 +222,11 @@ func TestFormatError(t *testing.T) {
 		{"two\nlines", "", "error: two\nlines"},
 	}
 	for _, tt := range tests {
-		if got := ui.FormatError(ui.NewStyles(false), tt.reason, tt.hint); got != tt.want {
+		if got := ui.FormatError(iostreams.NewStyles(false), tt.reason, tt.hint); got != tt.want {
 			t.Errorf("FormatError(%q, %q) = %q, want %q", tt.reason, tt.hint, got, tt.want)
 		}
 	}
-	colored := ui.FormatError(ui.NewStyles(true), "boom", "hint")
+	colored := ui.FormatError(iostreams.NewStyles(true), "boom", "hint")
 	if !sgr.MatchString(colored) || sgr.ReplaceAllString(colored, "") != "error: boom\nhint" {
 		t.Errorf("coloured FormatError = %q", colored)
 	}

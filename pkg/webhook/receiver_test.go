@@ -91,7 +91,8 @@ func TestNewReceiver(t *testing.T) {
 		}
 	}
 	a, b := recv(t, Options{}), recv(t, Options{})
-	if !regexp.MustCompile(`^/hf/[0-9a-f]{32}$`).MatchString(a.Path()) || a.Path() == b.Path() || a.Path() != a.Path() {
+	first := a.Path()
+	if !regexp.MustCompile(`^/hf/[0-9a-f]{32}$`).MatchString(first) || first == b.Path() || a.Path() != first {
 		t.Errorf("paths %q, %q: want distinct /hf/<32 hex>", a.Path(), b.Path())
 	}
 }

@@ -7,14 +7,20 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
-
-	"github.com/hf-cli/hf/pkg/tunnel"
 )
+
+// Listener is where a Server accepts deliveries: a net.Listener plus the
+// public base URL that leads to it (a tunnel.Endpoint is one).
+type Listener interface {
+	net.Listener
+	URL() *url.URL
+}
 
 // limits are the server's protections against slow or greedy clients.
 type limits struct {
@@ -33,7 +39,7 @@ var defaultLimits = limits{
 
 // Server runs a Receiver on an Endpoint.
 type Server struct {
-	ep    tunnel.Endpoint
+	ep    Listener
 	srv   *http.Server
 	url   string
 	grace time.Duration
@@ -45,9 +51,9 @@ type Server struct {
 
 // Serve starts serving r on ep: header/read/write/idle timeouts of
 // 5/10/10/30 s, 16 KiB of headers, at most 64 connections at once.
-func Serve(ep tunnel.Endpoint, r *Receiver) *Server { return serve(ep, r, defaultLimits) }
+func Serve(ep Listener, r *Receiver) *Server { return serve(ep, r, defaultLimits) }
 
-func serve(ep tunnel.Endpoint, r *Receiver, l limits) *Server {
+func serve(ep Listener, r *Receiver, l limits) *Server {
 	s := &Server{ep: ep, url: ep.URL().JoinPath(r.Path()).String(), grace: l.shutdown, done: make(chan struct{})}
 	s.srv = &http.Server{
 		Handler:           stripBase(ep.URL().Path, r),

@@ -2,28 +2,29 @@
 package cancel
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // Options are the parsed flags of `hf cancel`.
 type Options struct {
-	IO        *ui.IOStreams
-	Factory   *cmdutil.Factory
+	IO        *iostreams.IOStreams
+	Client    func(cmdutil.ClientOptions) (*higgsfield.Client, error)
+	Journal   func(sandbox bool) (*journal.Journal, error)
 	RequestID string
 }
 
 // NewCmdCancel builds `hf cancel`. runF replaces the run step in tests.
 func NewCmdCancel(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Factory: f}
+	opts := &Options{IO: f.IOStreams, Client: f.Client, Journal: f.Journal}
 	return &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel a request that is still queued",
@@ -38,18 +39,18 @@ one that has started runs to the end.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return run(cmd, opts)
+			return cancelRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func run(cmd *cobra.Command, opts *Options) error {
-	client, err := opts.Factory.Client(cmdutil.ClientOptions{})
+func cancelRun(ctx context.Context, opts *Options) error {
+	client, err := opts.Client(cmdutil.ClientOptions{})
 	if err != nil {
 		return err
 	}
 	var cancelURL string
-	j, jerr := opts.Factory.Journal(false)
+	j, jerr := opts.Journal(false)
 	known := false
 	if jerr == nil {
 		var e journal.Entry
@@ -57,15 +58,12 @@ func run(cmd *cobra.Command, opts *Options) error {
 			cancelURL = e.CancelURL
 		}
 	}
-	if err := client.Cancel(cmd.Context(), opts.RequestID, cancelURL); err != nil {
-		var ae *higgsfield.APIError
-		if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
-			return fmt.Errorf("%s has already started and can no longer be canceled (%w)", opts.RequestID, err)
-		}
-		return err
-	}
+	var record func(journal.Record)
 	if known { // requests from elsewhere stay out of this machine's history
-		_ = j.Append(journal.Record{Event: "status", RequestID: opts.RequestID, Status: higgsfield.StatusCanceled, Error: "canceled by the user"})
+		record = func(rec journal.Record) { _ = j.Append(rec) }
+	}
+	if err := job.Cancel(ctx, client, opts.RequestID, cancelURL, record); err != nil {
+		return err
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "hf: canceled %s\n", opts.RequestID)
 	return nil

@@ -3,6 +3,7 @@ package cancel_test
 import (
 	"context"
 	"errors"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 const id = "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff"
@@ -37,9 +37,9 @@ func TestNewCmdCancelArgs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			isolate(t)
-			ios, _, _, errOut := ui.Test()
+			ios, _, _, errOut := iostreams.Test()
 			var got *cancel.Options
-			cmd := cancel.NewCmdCancel(&cmdutil.Factory{IOStreams: ios}, func(o *cancel.Options) error {
+			cmd := cancel.NewCmdCancel(testenv.Factory(ios, "test"), func(o *cancel.Options) error {
 				got = o
 				return nil
 			})
@@ -61,7 +61,7 @@ func TestNewCmdCancelArgs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got == nil || got.RequestID != id || got.IO == nil || got.Factory == nil {
+			if got == nil || got.RequestID != id || got.IO == nil || got.Client == nil || got.Journal == nil {
 				t.Fatalf("options %+v", got)
 			}
 		})
@@ -86,10 +86,8 @@ func TestCancelAgainstFakeAPI(t *testing.T) {
 	}
 	run := func(t *testing.T, base, id string) (stderr string, err error) {
 		t.Helper()
-		t.Setenv("HF_BASE_URL", base)
-		t.Setenv("HF_KEY", "kid:ksecret")
-		ios, _, out, errOut := ui.Test()
-		cmd := cancel.NewCmdCancel(&cmdutil.Factory{IOStreams: ios, Version: "test"}, nil)
+		ios, _, out, errOut := iostreams.Test()
+		cmd := cancel.NewCmdCancel(testenv.NewFake(t, ios, base, nil).Factory, nil)
 		cmd.SetArgs([]string{id})
 		cmd.SetOut(errOut)
 		cmd.SetErr(errOut)
@@ -100,18 +98,7 @@ func TestCancelAgainstFakeAPI(t *testing.T) {
 		}
 		return errOut.String(), err
 	}
-	openJournal := func(t *testing.T) *journal.Journal {
-		t.Helper()
-		dir, err := journal.DefaultDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := journal.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return j
-	}
+	openJournal := testenv.OpenJournal
 
 	t.Run("queued, unknown to the journal", func(t *testing.T) {
 		isolate(t)

@@ -2,12 +2,13 @@ package completion_test
 
 import (
 	"errors"
+	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"strings"
 	"testing"
 
 	"github.com/hf-cli/hf/pkg/cmd/root"
 	"github.com/hf-cli/hf/pkg/cmdutil"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // hf runs `hf args...` through the real command tree, so that the scripts
@@ -17,8 +18,8 @@ func hf(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	t.Setenv("HF_CONFIG", "")
-	ios, _, out, errOut := ui.Test()
-	cmd := root.NewCmdRoot(&cmdutil.Factory{IOStreams: ios, Version: "test"})
+	ios, _, out, errOut := iostreams.Test()
+	cmd := root.NewCmdRoot(testenv.Factory(ios, "test"))
 	cmd.SetArgs(args)
 	err = cmd.Execute()
 	return out.String(), errOut.String(), err

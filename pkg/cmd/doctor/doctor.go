@@ -15,25 +15,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/config"
+	"github.com/hf-cli/hf/pkg/endpoint"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/tunnel"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // Options are the parsed flags of `hf doctor`.
 type Options struct {
-	IO       *ui.IOStreams
-	Factory  *cmdutil.Factory
-	Endpoint cmdutil.EndpointOptions
-	JSON     bool
+	IO          *iostreams.IOStreams
+	Version     string
+	Config      func() (*config.Config, error)
+	Credentials func() (higgsfield.Credentials, string, error)
+	Client      func(cmdutil.ClientOptions) (*higgsfield.Client, error)
+	Endpoint    cmdutil.EndpointOptions
+	JSON        bool
 	// DeliveryTimeout bounds the self-test delivery.
 	DeliveryTimeout time.Duration
 }
 
 // NewCmdDoctor builds `hf doctor`. runF replaces the run step in tests.
 func NewCmdDoctor(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Factory: f, DeliveryTimeout: 15 * time.Second}
+	opts := &Options{IO: f.IOStreams, Version: f.Version, Config: f.Config, Credentials: f.Credentials, Client: f.Client,
+		DeliveryTimeout: 15 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check credentials and the webhook endpoint",
@@ -51,7 +57,7 @@ Each step prints its latency. The exit code is 1 when a step fails.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return run(cmd.Context(), opts)
+			return doctorRun(cmd.Context(), opts)
 		},
 	}
 	opts.Endpoint.Register(cmd)
@@ -68,7 +74,7 @@ type Step struct {
 	Latency time.Duration `json:"latency_ns"`
 }
 
-func run(ctx context.Context, opts *Options) error {
+func doctorRun(ctx context.Context, opts *Options) error {
 	var steps []Step
 	add := func(s Step) {
 		steps = append(steps, s)
@@ -76,14 +82,12 @@ func run(ctx context.Context, opts *Options) error {
 			printStep(opts.IO, s)
 		}
 	}
-	add(checkCredentials(ctx, opts.Factory))
+	add(checkCredentials(ctx, opts))
 	for _, s := range checkEndpoint(ctx, opts) {
 		add(s)
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(steps)
+		_ = cmdutil.WriteJSON(opts.IO.Out, steps)
 	}
 	for _, s := range steps {
 		if !s.OK && !s.Skipped {
@@ -93,8 +97,8 @@ func run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-func printStep(ios *ui.IOStreams, s Step) {
-	st := ui.NewStyles(ios.ColorEnabled())
+func printStep(ios *iostreams.IOStreams, s Step) {
+	st := ios.OutStyles()
 	mark, style := "✓", st.Success
 	switch {
 	case s.Skipped:
@@ -116,15 +120,14 @@ func printStep(ios *ui.IOStreams, s Step) {
 // probeID is a request id no account has: the free credentials check.
 const probeID = "00000000-0000-0000-0000-000000000000"
 
-func checkCredentials(ctx context.Context, f *cmdutil.Factory) Step {
+func checkCredentials(ctx context.Context, opts *Options) Step {
 	s := Step{Name: "credentials"}
-	client, err := f.Client(cmdutil.ClientOptions{})
+	client, err := opts.Client(cmdutil.ClientOptions{})
 	if err != nil {
 		s.Detail = err.Error()
 		return s
 	}
-	cfg, _ := f.Config()
-	_, src, _ := cfg.Credentials(f.APIKey, f.APISecret)
+	_, src, _ := opts.Credentials()
 	start := time.Now()
 	_, err = client.Status(ctx, probeID, "")
 	s.Latency = time.Since(start)
@@ -143,12 +146,17 @@ func checkCredentials(ctx context.Context, f *cmdutil.Factory) Step {
 
 func checkEndpoint(ctx context.Context, opts *Options) []Step {
 	s := Step{Name: "endpoint"}
-	settings, err := opts.Factory.Settings(opts.Endpoint)
+	cfg, err := opts.Config()
 	if err != nil {
 		s.Detail = err.Error()
 		return []Step{s}
 	}
-	p, err := tunnel.Choose(settings)
+	settings, err := endpoint.FromConfig(cfg, endpoint.Flags(opts.Endpoint), opts.Version)
+	if err != nil {
+		s.Detail = err.Error()
+		return []Step{s}
+	}
+	p, err := tunnel.Choose(settings.Settings)
 	if err != nil {
 		s.Detail = err.Error()
 		return []Step{s}
@@ -159,36 +167,35 @@ func checkEndpoint(ctx context.Context, opts *Options) []Step {
 		return []Step{s}
 	}
 	start := time.Now()
-	ep, err := opts.Factory.OpenEndpoint(ctx, p, "")
+	ep, err := endpoint.OpenProvider(ctx, p, settings.Secret)
 	s.Latency = time.Since(start)
 	if err != nil {
 		s.Detail = withName(p.Name(), err)
 		return []Step{s}
 	}
-	defer ep.Server.Close()
+	defer ep.Close()
 	s.OK, s.Detail = true, fmt.Sprintf("%s at %s", p.Name(), ep.Public)
-	return []Step{s, checkDelivery(ctx, opts, ep)}
+	return []Step{s, checkDelivery(ctx, opts, ep, settings.Secret)}
 }
 
 // checkDelivery sends a webhook to the endpoint's public URL, signed when
 // a secret is configured, and waits for the receiver to hand it over.
-func checkDelivery(ctx context.Context, opts *Options, ep *cmdutil.Endpoint) Step {
+func checkDelivery(ctx context.Context, opts *Options, ep *endpoint.Webhook, secret string) Step {
 	s := Step{Name: "delivery"}
 	id := "doctor-" + uuid.NewString()
-	ch := ep.Receiver.Expect(id)
-	defer ep.Receiver.Forget(id)
+	ch := ep.Expect(id)
+	defer ep.Forget(id)
 	body, _ := json.Marshal(map[string]string{"request_id": id, "status": "completed"})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.Server.URL(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL(), bytes.NewReader(body))
 	if err != nil {
 		s.Detail = err.Error()
 		return s
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "hf-doctor/"+opts.Factory.Version)
+	req.Header.Set("User-Agent", "hf-doctor/"+opts.Version)
 	// ngrok's free tier shows browsers an interstitial page; this skips it.
 	req.Header.Set("ngrok-skip-browser-warning", "1")
-	cfg, _ := opts.Factory.Config()
-	if secret := cfg.String("webhook.secret"); secret != "" {
+	if secret != "" {
 		msgID, now := "msg_"+id, time.Now()
 		req.Header.Set("webhook-id", msgID)
 		req.Header.Set("webhook-timestamp", fmt.Sprint(now.Unix()))
@@ -198,7 +205,7 @@ func checkDelivery(ctx context.Context, opts *Options, ep *cmdutil.Endpoint) Ste
 	resp, err := (&http.Client{Timeout: opts.DeliveryTimeout}).Do(req)
 	if err != nil {
 		s.Latency = time.Since(start)
-		s.Detail = "POST to the public URL failed: " + strings.ReplaceAll(err.Error(), ep.Receiver.Path(), "/…")
+		s.Detail = "POST to the public URL failed: " + strings.ReplaceAll(err.Error(), ep.Path(), "/…")
 		return s
 	}
 	resp.Body.Close()

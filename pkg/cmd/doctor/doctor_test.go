@@ -1,12 +1,14 @@
 package doctor
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"net"
 	"strings"
 	"testing"
@@ -14,8 +16,8 @@ import (
 
 	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // isolate keeps the user's config, journal, credentials and tunnel settings out of a test.
@@ -42,13 +44,31 @@ func newSecret(t *testing.T) string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(key)
 }
 
-// doctor runs `hf doctor args...` with a short delivery timeout.
+// doctor runs `hf doctor args...` with a short delivery timeout, on the
+// real Factory (settings from the environment).
 func doctor(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ios, _, out, errOut := ui.Test()
-	cmd := NewCmdDoctor(&cmdutil.Factory{IOStreams: ios, Version: "test"}, func(o *Options) error {
+	ios, _, out, errOut := iostreams.Test()
+	return doctorWith(t, testenv.Factory(ios, "test"), out, errOut, args...)
+}
+
+// fakeDoctor runs `hf doctor args...` on a Factory of fakes: the API at
+// base, the given config values, and no environment.
+func fakeDoctor(t *testing.T, base string, values map[string]any, creds *higgsfield.Credentials, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	f := testenv.NewFake(t, ios, base, values).Factory
+	if creds != nil {
+		f.Credentials = func() (higgsfield.Credentials, string, error) { return *creds, "the test", nil }
+	}
+	return doctorWith(t, f, out, errOut, args...)
+}
+
+func doctorWith(t *testing.T, f *cmdutil.Factory, out, errOut *bytes.Buffer, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := NewCmdDoctor(f, func(o *Options) error {
 		o.DeliveryTimeout = 3 * time.Second
-		return run(context.Background(), o)
+		return doctorRun(context.Background(), o)
 	})
 	cmd.SetArgs(args)
 	cmd.SetOut(errOut)
@@ -80,20 +100,20 @@ func lines(t *testing.T, s string) []line {
 
 func TestNewCmdDoctorFlags(t *testing.T) {
 	isolate(t)
-	ios, _, _, _ := ui.Test()
+	ios, _, _, _ := iostreams.Test()
 	var got *Options
-	cmd := NewCmdDoctor(&cmdutil.Factory{IOStreams: ios}, func(o *Options) error { got = o; return nil })
+	cmd := NewCmdDoctor(testenv.Factory(ios, "test"), func(o *Options) error { got = o; return nil })
 	cmd.SetArgs([]string{"--json", "--via", "webhook", "--webhook-url", "https://hook.example", "--listen", ":8080"})
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	want := cmdutil.EndpointOptions{Via: "webhook", WebhookURL: "https://hook.example", Listen: ":8080"}
-	if got == nil || !got.JSON || got.Endpoint != want || got.DeliveryTimeout != 15*time.Second || got.IO == nil || got.Factory == nil {
+	if got == nil || !got.JSON || got.Endpoint != want || got.DeliveryTimeout != 15*time.Second || got.IO == nil || got.Client == nil || got.Config == nil || got.Credentials == nil {
 		t.Fatalf("options %+v", got)
 	}
 
-	cmd = NewCmdDoctor(&cmdutil.Factory{IOStreams: ios}, func(o *Options) error { t.Fatal("runF called"); return nil })
+	cmd = NewCmdDoctor(testenv.Factory(ios, "test"), func(o *Options) error { t.Fatal("runF called"); return nil })
 	cmd.SetArgs([]string{"extra"})
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	var fe *cmdutil.FlagError
@@ -181,13 +201,12 @@ func TestDeliveryStep(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			isolate(t)
-			t.Setenv("HF_BASE_URL", srv.URL)
-			t.Setenv("HF_KEY", "kid:ksecret")
+			values := map[string]any{}
 			if tt.secret {
-				t.Setenv("HF_WEBHOOK_SECRET", newSecret(t))
+				values["webhook.secret"] = newSecret(t)
 			}
 			addr := freeAddr(t)
-			out, _, err := doctor(t, "--webhook-url", "http://"+addr, "--listen", addr)
+			out, _, err := fakeDoctor(t, srv.URL, values, nil, "--webhook-url", "http://"+addr, "--listen", addr)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
@@ -241,9 +260,7 @@ func TestEndpointStepFails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			isolate(t)
-			t.Setenv("HF_BASE_URL", srv.URL)
-			t.Setenv("HF_KEY", "kid:ksecret")
-			out, _, err := doctor(t, tt.args...)
+			out, _, err := fakeDoctor(t, srv.URL, nil, nil, tt.args...)
 			var se *cmdutil.SilentError
 			if !errors.As(err, &se) || se.Code != 1 {
 				t.Fatalf("err = %v, want SilentError code 1", err)
@@ -285,9 +302,7 @@ func TestDoctorJSON(t *testing.T) {
 
 	t.Run("no endpoint", func(t *testing.T) {
 		isolate(t)
-		t.Setenv("HF_BASE_URL", srv.URL)
-		t.Setenv("HF_KEY", "kid:ksecret")
-		out, _, err := doctor(t, "--json")
+		out, _, err := fakeDoctor(t, srv.URL, nil, nil, "--json")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,10 +314,8 @@ func TestDoctorJSON(t *testing.T) {
 	})
 	t.Run("delivery", func(t *testing.T) {
 		isolate(t)
-		t.Setenv("HF_BASE_URL", srv.URL)
-		t.Setenv("HF_KEY", "kid:ksecret")
 		addr := freeAddr(t)
-		out, _, err := doctor(t, "--json", "--webhook-url", "http://"+addr, "--listen", addr)
+		out, _, err := fakeDoctor(t, srv.URL, nil, nil, "--json", "--webhook-url", "http://"+addr, "--listen", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,9 +333,7 @@ func TestDoctorJSON(t *testing.T) {
 	})
 	t.Run("rejected", func(t *testing.T) {
 		isolate(t)
-		t.Setenv("HF_BASE_URL", srv.URL)
-		t.Setenv("HF_KEY", "kid:wrong")
-		out, _, err := doctor(t, "--json")
+		out, _, err := fakeDoctor(t, srv.URL, nil, &higgsfield.Credentials{ID: "kid", Secret: "wrong"}, "--json")
 		var se *cmdutil.SilentError
 		if !errors.As(err, &se) || se.Code != 1 {
 			t.Fatalf("err = %v, want SilentError code 1", err)

@@ -11,7 +11,7 @@ import (
 
 // NewCmdDownload builds `hf download`. runF replaces the run step in tests.
 func NewCmdDownload(f *cmdutil.Factory, runF func(*wait.Options) error) *cobra.Command {
-	opts := &wait.Options{IO: f.IOStreams, Factory: f}
+	opts := &wait.Options{IO: f.IOStreams, Engine: f.Engine}
 	cmd := &cobra.Command{
 		Use:   "download ID",
 		Short: "Download the outputs of a finished request",
@@ -29,7 +29,7 @@ default to those recorded when the request was submitted.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return wait.Run(cmd, opts)
+			return wait.Run(cmd.Context(), opts)
 		},
 	}
 	opts.Out.Register(cmd, "")

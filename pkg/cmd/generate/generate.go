@@ -4,6 +4,7 @@ package generate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,16 +19,16 @@ import (
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 var idemKeyRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,255}$`)
 
 // Options are the parsed flags of `hf generate`.
 type Options struct {
-	IO      *ui.IOStreams
-	Factory *cmdutil.Factory
+	IO     *iostreams.IOStreams
+	Engine func(context.Context, cmdutil.EngineOptions) (*cmdutil.Engine, error)
 
 	Model     string
 	Prompt    string
@@ -44,7 +45,7 @@ type Options struct {
 
 // NewCmdGenerate builds `hf generate`. runF replaces the run step in tests.
 func NewCmdGenerate(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Factory: f}
+	opts := &Options{IO: f.IOStreams, Engine: f.Engine}
 	cmd := &cobra.Command{
 		Use:   "generate MODEL [--prompt TEXT] [--set key=value]...",
 		Short: "Submit a generation, wait for it, and download the result",
@@ -88,7 +89,7 @@ quote it as JSON, e.g. --set 'seed="42"', to force a string).`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return run(cmd, opts)
+			return generateRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -192,7 +193,9 @@ func decodeJSON(data []byte, v any) error {
 	return nil
 }
 
-func run(cmd *cobra.Command, opts *Options) error {
+// generateRun builds the request from opts, checks the output path, and
+// runs the job on the engine opts.Engine builds.
+func generateRun(ctx context.Context, opts *Options) error {
 	params, err := BuildParams(opts.IO.In, opts.Input, opts.Prompt, opts.PromptSet, opts.Sets)
 	if err != nil {
 		return err
@@ -218,11 +221,11 @@ func run(cmd *cobra.Command, opts *Options) error {
 	if !opts.NoWait { // nobody would be listening for the webhook
 		eo.Endpoint = &opts.Endpoint
 	}
-	eng, err := opts.Factory.Engine(cmd.Context(), eo)
+	eng, err := opts.Engine(ctx, eo)
 	if err != nil {
 		return err
 	}
-	res, err := eng.Runner.Generate(cmd.Context(), spec)
+	res, err := eng.Runner.Generate(ctx, spec)
 	eng.Close()
 	if opts.NoWait && err == nil && !opts.JSON {
 		fmt.Fprintln(opts.IO.Out, res.RequestID)

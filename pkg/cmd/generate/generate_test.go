@@ -3,6 +3,7 @@ package generate
 import (
 	"encoding/json"
 	"errors"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmdutil"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // isolate keeps the user's config and environment out of a test.
@@ -21,8 +21,8 @@ func isolate(t *testing.T) { testenv.Isolate(t) }
 // parse runs `hf generate args...` with a runF that captures the options.
 func parse(t *testing.T, args ...string) (*Options, error) {
 	t.Helper()
-	ios, _, _, _ := ui.Test()
-	return testenv.Parse(t, &cmdutil.Factory{IOStreams: ios, Version: "test"}, NewCmdGenerate, ios.ErrOut, args...)
+	ios, _, _, _ := iostreams.Test()
+	return testenv.Parse(t, testenv.Factory(ios, "test"), NewCmdGenerate, ios.ErrOut, args...)
 }
 
 func TestNewCmdGenerateFlags(t *testing.T) {
@@ -45,7 +45,7 @@ func TestNewCmdGenerateFlags(t *testing.T) {
 			if o.Sets != nil || o.Input != "" || o.JSON || o.Quiet || o.NoWait || o.Sandbox {
 				t.Fatalf("unexpected options: %+v", o)
 			}
-			if o.IO == nil || o.Factory == nil {
+			if o.IO == nil || o.Engine == nil {
 				t.Fatal("dependencies not injected")
 			}
 		}},

@@ -2,7 +2,7 @@
 package history
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -10,14 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // Options are the parsed flags of `hf history`.
 type Options struct {
-	IO      *ui.IOStreams
-	Factory *cmdutil.Factory
+	IO      *iostreams.IOStreams
+	Journal func(sandbox bool) (*journal.Journal, error)
 	JSON    bool
 	Limit   int
 	Now     func() time.Time
@@ -25,7 +25,7 @@ type Options struct {
 
 // NewCmdHistory builds `hf history`. runF replaces the run step in tests.
 func NewCmdHistory(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Factory: f, Now: time.Now}
+	opts := &Options{IO: f.IOStreams, Journal: f.Journal, Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "List the requests this machine submitted, newest first",
@@ -40,7 +40,7 @@ never finished here can be picked up with hf wait ID.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return run(opts)
+			return historyRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON array")
@@ -48,8 +48,8 @@ never finished here can be picked up with hf wait ID.`,
 	return cmd
 }
 
-func run(opts *Options) error {
-	j, err := opts.Factory.Journal(false)
+func historyRun(_ context.Context, opts *Options) error {
+	j, err := opts.Journal(false)
 	if err != nil {
 		return err
 	}
@@ -64,9 +64,7 @@ func run(opts *Options) error {
 		entries = []journal.Entry{}
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return cmdutil.WriteJSON(opts.IO.Out, entries)
 	}
 	if len(entries) == 0 {
 		fmt.Fprintln(opts.IO.ErrOut, "hf: no requests recorded yet")

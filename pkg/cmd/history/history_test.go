@@ -1,8 +1,10 @@
 package history
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +12,6 @@ import (
 	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // now is the clock of every test here.
@@ -34,15 +35,15 @@ func isolate(t *testing.T) string {
 // runF only records the options.
 func exec(t *testing.T, capture bool, args ...string) (o *Options, stdout, stderr string, err error) {
 	t.Helper()
-	ios, _, out, errOut := ui.Test()
+	ios, _, out, errOut := iostreams.Test()
 	var got *Options
-	cmd := NewCmdHistory(&cmdutil.Factory{IOStreams: ios, Version: "test"}, func(opts *Options) error {
+	cmd := NewCmdHistory(testenv.Factory(ios, "test"), func(opts *Options) error {
 		got = opts
 		if capture {
 			return nil
 		}
 		opts.Now = func() time.Time { return now }
-		return run(opts)
+		return historyRun(context.Background(), opts)
 	})
 	cmd.SetArgs(args)
 	cmd.SetOut(errOut)
@@ -91,7 +92,7 @@ func TestNewCmdHistoryFlags(t *testing.T) {
 			if o == nil || o.JSON != tt.wantJSON || o.Limit != tt.wantLimit {
 				t.Fatalf("options %+v, want JSON %v Limit %d", o, tt.wantJSON, tt.wantLimit)
 			}
-			if o.IO == nil || o.Factory == nil || o.Now == nil {
+			if o.IO == nil || o.Journal == nil || o.Now == nil {
 				t.Fatal("dependencies not injected")
 			}
 		})

@@ -2,12 +2,11 @@ package root
 
 import (
 	"bytes"
+	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/hf-cli/hf/pkg/cmdutil"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // TestCompletionsInSync fails when completions/ drifts from `hf completion`.
@@ -17,8 +16,8 @@ func TestCompletionsInSync(t *testing.T) {
 		{"bash", "hf.bash"}, {"zsh", "hf.zsh"}, {"fish", "hf.fish"}, {"powershell", "hf.ps1"},
 	} {
 		t.Run(c.shell, func(t *testing.T) {
-			ios, _, out, _ := ui.Test()
-			cmd := NewCmdRoot(&cmdutil.Factory{IOStreams: ios, Version: "test"})
+			ios, _, out, _ := iostreams.Test()
+			cmd := NewCmdRoot(testenv.Factory(ios, "test"))
 			cmd.SetArgs([]string{"completion", c.shell})
 			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"os"
 	"strings"
 	"testing"
@@ -13,7 +15,6 @@ import (
 	dl "github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/job"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 func TestExitCode(t *testing.T) {
@@ -102,8 +103,8 @@ func TestExitCodeFromCommands(t *testing.T) {
 			t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 			t.Setenv("XDG_STATE_HOME", t.TempDir())
 			t.Setenv("HF_CONFIG", "")
-			ios, _, _, errOut := ui.Test()
-			cmd := NewCmdRoot(&cmdutil.Factory{IOStreams: ios, Version: "test"})
+			ios, _, _, errOut := iostreams.Test()
+			cmd := NewCmdRoot(testenv.Factory(ios, "test"))
 			cmd.SetArgs(tt.args)
 			err := cmd.Execute()
 			if got := ExitCode(err); got != tt.want {
@@ -162,7 +163,7 @@ func TestHint(t *testing.T) {
 
 func TestReport(t *testing.T) {
 	t.Run("reason then hint on stderr", func(t *testing.T) {
-		ios, _, out, errOut := ui.Test()
+		ios, _, out, errOut := iostreams.Test()
 		code := Report(ios, &higgsfield.APIError{StatusCode: 401, Detail: "Invalid credentials"})
 		if code != ExitAuth {
 			t.Fatalf("code %d", code)
@@ -177,13 +178,13 @@ func TestReport(t *testing.T) {
 		}
 	})
 	t.Run("silent", func(t *testing.T) {
-		ios, _, out, errOut := ui.Test()
+		ios, _, out, errOut := iostreams.Test()
 		if code := Report(ios, &cmdutil.SilentError{Code: 4}); code != 4 || out.Len()+errOut.Len() != 0 {
 			t.Fatalf("code %d, out %q, err %q", code, out, errOut)
 		}
 	})
 	t.Run("success", func(t *testing.T) {
-		ios, _, out, errOut := ui.Test()
+		ios, _, out, errOut := iostreams.Test()
 		if code := Report(ios, nil); code != 0 || out.Len()+errOut.Len() != 0 {
 			t.Fatalf("code %d, out %q, err %q", code, out, errOut)
 		}

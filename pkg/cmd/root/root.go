@@ -18,6 +18,7 @@ import (
 	"github.com/hf-cli/hf/pkg/cmd/completion"
 	"github.com/hf-cli/hf/pkg/cmd/doctor"
 	"github.com/hf-cli/hf/pkg/cmd/download"
+	"github.com/hf-cli/hf/pkg/cmd/factory"
 	"github.com/hf-cli/hf/pkg/cmd/generate"
 	"github.com/hf-cli/hf/pkg/cmd/history"
 	"github.com/hf-cli/hf/pkg/cmd/status"
@@ -27,6 +28,7 @@ import (
 	"github.com/hf-cli/hf/pkg/config"
 	dl "github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/ui"
 )
@@ -82,8 +84,8 @@ progress goes to stderr.`,
 		cancelcmd.NewCmdCancel(f, nil),
 		history.NewCmdHistory(f, nil),
 		doctor.NewCmdDoctor(f, nil),
-		version.NewCmdVersion(f),
-		completion.NewCmdCompletion(f),
+		version.NewCmdVersion(f, nil),
+		completion.NewCmdCompletion(f, nil),
 	)
 	return cmd
 }
@@ -92,8 +94,8 @@ progress goes to stderr.`,
 // SIGINT cancels the command's context with job.ErrInterrupt (the job then
 // cancels a queued request or detaches); a second one exits at once.
 func Main(ver string, args []string) int {
-	ios := ui.System()
-	f := &cmdutil.Factory{IOStreams: ios, Version: ver}
+	f := factory.New(ver)
+	ios := f.IOStreams
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 2)
@@ -129,14 +131,13 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 }
 
 // Report prints err (reason first, hint muted after) and returns the exit code.
-func Report(ios *ui.IOStreams, err error) int {
+func Report(ios *iostreams.IOStreams, err error) int {
 	code := ExitCode(err)
 	var silent *cmdutil.SilentError
 	if err == nil || errors.As(err, &silent) {
 		return code
 	}
-	st := ui.NewStyles(ios.ColorEnabled())
-	fmt.Fprintln(ios.ErrOut, ui.FormatError(st, err.Error(), Hint(err)))
+	fmt.Fprintln(ios.ErrOut, ui.FormatError(ios.ErrStyles(), err.Error(), Hint(err)))
 	return code
 }
 

@@ -2,7 +2,7 @@
 package status
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"text/tabwriter"
 
@@ -10,20 +10,22 @@ import (
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield"
-	"github.com/hf-cli/hf/pkg/ui"
+	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/journal"
 )
 
 // Options are the parsed flags of `hf status`.
 type Options struct {
-	IO        *ui.IOStreams
-	Factory   *cmdutil.Factory
+	IO        *iostreams.IOStreams
+	Client    func(cmdutil.ClientOptions) (*higgsfield.Client, error)
+	Journal   func(sandbox bool) (*journal.Journal, error)
 	RequestID string
 	JSON      bool
 }
 
 // NewCmdStatus builds `hf status`. runF replaces the run step in tests.
 func NewCmdStatus(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Factory: f}
+	opts := &Options{IO: f.IOStreams, Client: f.Client, Journal: f.Journal}
 	cmd := &cobra.Command{
 		Use:   "status ID",
 		Short: "Show a request's status and outputs",
@@ -38,7 +40,7 @@ whatever the status is; use hf wait to block until it finishes.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return run(cmd, opts)
+			return statusRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object")
@@ -56,18 +58,18 @@ type View struct {
 	Outputs   []higgsfield.Output `json:"outputs"`
 }
 
-func run(cmd *cobra.Command, opts *Options) error {
-	client, err := opts.Factory.Client(cmdutil.ClientOptions{})
+func statusRun(ctx context.Context, opts *Options) error {
+	client, err := opts.Client(cmdutil.ClientOptions{})
 	if err != nil {
 		return err
 	}
 	var statusURL string
-	if j, err := opts.Factory.Journal(false); err == nil {
+	if j, err := opts.Journal(false); err == nil {
 		if e, ok, _ := j.Lookup(opts.RequestID); ok {
 			statusURL = e.StatusURL
 		}
 	}
-	st, err := client.Status(cmd.Context(), opts.RequestID, statusURL)
+	st, err := client.Status(ctx, opts.RequestID, statusURL)
 	if err != nil {
 		return err
 	}
@@ -77,9 +79,7 @@ func run(cmd *cobra.Command, opts *Options) error {
 		v.Outputs = []higgsfield.Output{}
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return cmdutil.WriteJSON(opts.IO.Out, v)
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "request\t%s\n", v.RequestID)

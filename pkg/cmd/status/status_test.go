@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/journal"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 const id = "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff"
@@ -26,8 +26,8 @@ func isolate(t *testing.T) { testenv.Isolate(t) }
 func parse(t *testing.T, args ...string) (*status.Options, error) {
 	t.Helper()
 	isolate(t)
-	ios, _, _, errOut := ui.Test()
-	return testenv.Parse(t, &cmdutil.Factory{IOStreams: ios, Version: "test"}, status.NewCmdStatus, errOut, args...)
+	ios, _, _, errOut := iostreams.Test()
+	return testenv.Parse(t, testenv.Factory(ios, "test"), status.NewCmdStatus, errOut, args...)
 }
 
 func TestNewCmdStatusFlags(t *testing.T) {
@@ -66,7 +66,7 @@ func TestNewCmdStatusFlags(t *testing.T) {
 			if o.RequestID != tt.wantID || o.JSON != tt.wantJSON {
 				t.Fatalf("RequestID %q JSON %v, want %q %v", o.RequestID, o.JSON, tt.wantID, tt.wantJSON)
 			}
-			if o.IO == nil || o.Factory == nil {
+			if o.IO == nil || o.Client == nil || o.Journal == nil {
 				t.Fatal("dependencies not injected")
 			}
 		})
@@ -76,10 +76,8 @@ func TestNewCmdStatusFlags(t *testing.T) {
 // run executes `hf status args...` against the API at base.
 func run(t *testing.T, base string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	t.Setenv("HF_BASE_URL", base)
-	t.Setenv("HF_KEY", "kid:ksecret")
-	ios, _, out, errOut := ui.Test()
-	cmd := status.NewCmdStatus(&cmdutil.Factory{IOStreams: ios, Version: "test"}, nil)
+	ios, _, out, errOut := iostreams.Test()
+	cmd := status.NewCmdStatus(testenv.NewFake(t, ios, base, nil).Factory, nil)
 	cmd.SetArgs(args)
 	cmd.SetOut(errOut)
 	cmd.SetErr(errOut)
@@ -263,15 +261,7 @@ func TestStatusAgainstFakeAPI(t *testing.T) {
 		if n := srv.Count(hftest.StatusEP); n != before {
 			t.Fatalf("control reached the status endpoint")
 		}
-		dir, err := journal.DefaultDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := journal.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := j.Append(journal.Record{Event: journal.EventSubmitted, RequestID: doneID, Model: "higgsfield-ai/soul/standard",
+		if err := testenv.OpenJournal(t).Append(journal.Record{Event: journal.EventSubmitted, RequestID: doneID, Model: "higgsfield-ai/soul/standard",
 			StatusURL: srv.URL + "/requests/" + doneID + "/status"}); err != nil {
 			t.Fatal(err)
 		}

@@ -3,19 +3,20 @@ package version_test
 import (
 	"errors"
 	"fmt"
+	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"runtime"
 	"testing"
 
 	"github.com/hf-cli/hf/pkg/cmd/version"
 	"github.com/hf-cli/hf/pkg/cmdutil"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 func TestVersion(t *testing.T) {
 	for _, v := range []string{"1.2.3", "dev", "v0.4.0-rc.1+dirty"} {
 		t.Run(v, func(t *testing.T) {
-			ios, _, out, errOut := ui.Test()
-			cmd := version.NewCmdVersion(&cmdutil.Factory{IOStreams: ios, Version: v})
+			ios, _, out, errOut := iostreams.Test()
+			cmd := version.NewCmdVersion(testenv.Factory(ios, v), nil)
 			cmd.SetArgs(nil)
 			cmd.SetOut(errOut)
 			cmd.SetErr(errOut)
@@ -34,8 +35,8 @@ func TestVersion(t *testing.T) {
 }
 
 func TestVersionTakesNoArguments(t *testing.T) {
-	ios, _, out, errOut := ui.Test()
-	cmd := version.NewCmdVersion(&cmdutil.Factory{IOStreams: ios, Version: "1.2.3"})
+	ios, _, out, errOut := iostreams.Test()
+	cmd := version.NewCmdVersion(testenv.Factory(ios, "1.2.3"), nil)
 	cmd.SetArgs([]string{"extra"})
 	cmd.SetOut(errOut)
 	cmd.SetErr(errOut)

@@ -3,19 +3,20 @@
 package wait
 
 import (
+	"context"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // Options are the parsed flags of `hf wait` and `hf download`.
 type Options struct {
-	IO      *ui.IOStreams
-	Factory *cmdutil.Factory
+	IO     *iostreams.IOStreams
+	Engine func(context.Context, cmdutil.EngineOptions) (*cmdutil.Engine, error)
 
 	RequestID             string
 	Out                   cmdutil.OutputFlags
@@ -27,7 +28,7 @@ type Options struct {
 
 // NewCmdWait builds `hf wait`. runF replaces the run step in tests.
 func NewCmdWait(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Factory: f, Wait: true}
+	opts := &Options{IO: f.IOStreams, Engine: f.Engine, Wait: true}
 	cmd := &cobra.Command{
 		Use:   "wait ID",
 		Short: "Wait for a submitted request to finish, then download it",
@@ -49,7 +50,7 @@ goes on.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return Run(cmd, opts)
+			return Run(cmd.Context(), opts)
 		},
 	}
 	opts.Out.Register(cmd, "")
@@ -60,17 +61,17 @@ goes on.`,
 	return cmd
 }
 
-// Run resumes the request (shared with `hf download`).
-func Run(cmd *cobra.Command, opts *Options) error {
+// Run resumes the request (the run step of `hf wait` and `hf download`).
+func Run(ctx context.Context, opts *Options) error {
 	out, err := opts.Out.Resolve(opts.IO, opts.JSON)
 	if err != nil {
 		return err
 	}
-	eng, err := opts.Factory.Engine(cmd.Context(), cmdutil.EngineOptions{Quiet: opts.Quiet, PollInterval: opts.PollInterval})
+	eng, err := opts.Engine(ctx, cmdutil.EngineOptions{Quiet: opts.Quiet, PollInterval: opts.PollInterval})
 	if err != nil {
 		return err
 	}
-	res, err := eng.Runner.Resume(cmd.Context(), job.ResumeSpec{RequestID: opts.RequestID, Output: out, Timeout: opts.Timeout, Wait: opts.Wait})
+	res, err := eng.Runner.Resume(ctx, job.ResumeSpec{RequestID: opts.RequestID, Output: out, Timeout: opts.Timeout, Wait: opts.Wait})
 	eng.Close()
 	cmdutil.PrintResult(opts.IO, res, opts.JSON)
 	return err

@@ -3,6 +3,7 @@ package wait_test
 import (
 	"context"
 	"errors"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,6 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/job"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 const id = "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff"
@@ -29,8 +29,8 @@ type newCmd func(*cmdutil.Factory, func(*wait.Options) error) *cobra.Command
 func parse(t *testing.T, mk newCmd, args ...string) (*wait.Options, error) {
 	t.Helper()
 	testenv.Isolate(t)
-	ios, _, _, errOut := ui.Test()
-	return testenv.Parse(t, &cmdutil.Factory{IOStreams: ios, Version: "test"}, mk, errOut, args...)
+	ios, _, _, errOut := iostreams.Test()
+	return testenv.Parse(t, testenv.Factory(ios, "test"), mk, errOut, args...)
 }
 
 func TestNewCmdWaitFlags(t *testing.T) {
@@ -50,7 +50,7 @@ func TestNewCmdWaitFlags(t *testing.T) {
 			if o.Timeout != 30*time.Minute || o.PollInterval != 0 || o.JSON || o.Quiet {
 				t.Fatalf("%+v", o)
 			}
-			if o.IO == nil || o.Factory == nil {
+			if o.IO == nil || o.Engine == nil {
 				t.Fatal("dependencies not injected")
 			}
 		}},
@@ -161,13 +161,8 @@ func TestRunAgainstFakeAPI(t *testing.T) {
 	}
 	run := func(t *testing.T, mk newCmd, args ...string) (string, error) {
 		t.Helper()
-		t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-		t.Setenv("XDG_STATE_HOME", t.TempDir())
-		t.Setenv("HF_CONFIG", "")
-		t.Setenv("HF_BASE_URL", srv.URL)
-		t.Setenv("HF_KEY", "kid:ksecret")
-		ios, _, out, errOut := ui.Test()
-		cmd := mk(&cmdutil.Factory{IOStreams: ios, Version: "test"}, nil)
+		ios, _, out, errOut := iostreams.Test()
+		cmd := mk(testenv.NewFake(t, ios, srv.URL, nil).Factory, nil)
 		cmd.SetArgs(args)
 		cmd.SetOut(errOut)
 		cmd.SetErr(errOut)

@@ -1,4 +1,4 @@
-package ui
+package iostreams
 
 import (
 	"io"
@@ -8,7 +8,7 @@ import (
 	"github.com/muesli/termenv"
 )
 
-// Styles is the set of lipgloss styles for one output stream (stderr).
+// Styles is the set of lipgloss styles for one output stream.
 type Styles struct {
 	Success, Error, Warning, Muted, Bold, ID lipgloss.Style
 }
@@ -35,19 +35,9 @@ func NewStyles(colorEnabled bool) Styles {
 	}
 }
 
-// FormatError renders an error for stderr: the short reason first, then the
-// hint muted on the next line when there is one. No trailing newline.
-func FormatError(st Styles, reason, hint string) string {
-	s := paint(st.Error, "error: "+reason)
-	if hint != "" {
-		s += "\n" + paint(st.Muted, hint)
-	}
-	return s
-}
-
-// paint renders s line by line, so lipgloss does not pad multi-line text to
+// Paint renders s line by line, so lipgloss does not pad multi-line text to
 // a block.
-func paint(st lipgloss.Style, s string) string {
+func Paint(st lipgloss.Style, s string) string {
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
 		lines[i] = st.Render(l)

@@ -1,9 +1,12 @@
-package cmdutil_test
+package factory_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/events"
+	"github.com/hf-cli/hf/pkg/webhook"
 	"net"
 	"net/url"
 	"os"
@@ -12,27 +15,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hf-cli/hf/pkg/cmd/factory"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/config"
+	"github.com/hf-cli/hf/pkg/endpoint"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/tunnel"
-	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // isolate keeps the user's config, journal, credentials, tunnel settings and
 // proxies out of a test, and returns the config directory.
 func isolate(t *testing.T) string {
 	t.Helper()
-	cfgHome := t.TempDir()
-	t.Setenv("XDG_CONFIG_HOME", cfgHome)
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	for _, k := range []string{"HF_CONFIG", "HF_BASE_URL", "HF_DEBUG", "HF_KEY", "HF_CREDENTIALS",
-		"HF_API_KEY", "HF_API_SECRET", "HF_API_KEY_ID", "HF_API_KEY_SECRET",
-		"NGROK_AUTHTOKEN", "HF_NGROK_AUTHTOKEN", "HF_NGROK_URL", "HF_NGROK_CONNECT_URL", "HF_NGROK_ROOT_CAS",
-		"HF_NGROK_CONNECT_TIMEOUT", "HF_WEBHOOK_SECRET", "HF_VIA", "HF_LISTEN", "HF_WEBHOOK_URL",
-		"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"} {
-		t.Setenv(k, "")
-	}
+	cfgHome, _ := testenv.Isolate(t)
 	return filepath.Join(cfgHome, "hf")
 }
 
@@ -47,9 +43,17 @@ func writeConfig(t *testing.T, dir, yaml string) {
 	}
 }
 
+// settings resolves the endpoint settings the way the engine does.
+func settings(f *cmdutil.Factory, o cmdutil.EndpointOptions) (tunnel.Settings, error) {
+	s, err := factory.EndpointSettings(f, o)
+	return s.Settings, err
+}
+
 func newFactory() (*cmdutil.Factory, *bytes.Buffer) {
-	ios, _, _, errOut := ui.Test()
-	return &cmdutil.Factory{IOStreams: ios, Version: "1.2.3"}, errOut
+	ios, _, _, errOut := iostreams.Test()
+	f := factory.New("1.2.3")
+	f.IOStreams = ios
+	return f, errOut
 }
 
 const fileConfig = `
@@ -112,7 +116,7 @@ func TestSettings(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			f, errOut := newFactory()
-			got, err := f.Settings(tt.flags)
+			got, err := settings(f, tt.flags)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +147,7 @@ func TestSettingsBadConnectTimeout(t *testing.T) {
 				writeConfig(t, dir, "ngrok:\n  connect_timeout: soon\n")
 			}
 			f, _ := newFactory()
-			_, err := f.Settings(cmdutil.EndpointOptions{})
+			_, err := settings(f, cmdutil.EndpointOptions{})
 			var fe *cmdutil.FlagError
 			if !errors.As(err, &fe) || !strings.Contains(err.Error(), "ngrok.connect_timeout") || !strings.Contains(err.Error(), `"soon"`) {
 				t.Fatalf("err = %T %v, want a FlagError naming ngrok.connect_timeout", err, err)
@@ -174,10 +178,10 @@ func TestEngineSandbox(t *testing.T) {
 			t.Fatalf("the sandbox needs no credentials: %v", err)
 		}
 		r := e.Runner
-		if r.Client == nil || r.Journal == nil || r.Fetcher == nil || r.Emit == nil || e.Renderer == nil {
+		if r.Client == nil || r.Journal == nil || r.Fetcher == nil || r.Emit == nil {
 			t.Fatalf("engine not wired: %+v", r)
 		}
-		if r.Receiver != nil || r.WebhookURL != "" {
+		if r.Endpoint != nil {
 			t.Fatal("an endpoint without EngineOptions.Endpoint")
 		}
 		if base := r.Client.BaseURL(); !strings.HasPrefix(base, "http://127.0.0.1:") {
@@ -210,22 +214,23 @@ func TestEngineSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := e.Runner
-		if r.Receiver == nil || r.EndpointDown == nil {
-			t.Fatal("no receiver")
+		ep, ok := r.Endpoint.(*endpoint.Webhook)
+		if !ok || ep.Done() == nil {
+			t.Fatalf("no webhook endpoint: %T", r.Endpoint)
 		}
-		if !strings.HasPrefix(r.WebhookURL, "http://127.0.0.1:") || !strings.HasSuffix(r.WebhookURL, r.Receiver.Path()) {
-			t.Fatalf("WebhookURL %q, want a loopback URL ending in the receiver's path %s", r.WebhookURL, r.Receiver.Path())
+		if hook := ep.URL(); !strings.HasPrefix(hook, "http://127.0.0.1:") || !strings.HasSuffix(hook, ep.Path()) {
+			t.Fatalf("webhook URL %q, want a loopback URL ending in the receiver's path %s", hook, ep.Path())
 		}
-		addr := hostOf(t, r.WebhookURL)
+		addr := hostOf(t, ep.URL())
 		if ln, err := net.Listen("tcp", addr); err == nil {
 			ln.Close()
 			t.Fatalf("nothing listens on %s", addr)
 		}
 		e.Close()
 		select {
-		case <-r.EndpointDown:
+		case <-ep.Done():
 		default:
-			t.Fatal("EndpointDown still open after Close")
+			t.Fatal("Done still open after Close")
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -245,7 +250,7 @@ func TestEngineSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer e.Close()
-		if e.Runner.Receiver != nil || e.Runner.WebhookURL != "" {
+		if e.Runner.Endpoint != nil {
 			t.Fatal("--via poll opened an endpoint")
 		}
 		if s := e.Runner.Schedule; s.First != 50*time.Millisecond || s.Max != 50*time.Millisecond || s.Factor != 1 {
@@ -348,7 +353,7 @@ func TestEngineNgrokFallsBackToPolling(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("falling back took %s", d)
 	}
-	if e.Runner.Receiver != nil || e.Runner.WebhookURL != "" || e.Runner.EndpointDown != nil {
+	if e.Runner.Endpoint != nil {
 		t.Fatal("an endpoint is set although ngrok could not connect")
 	}
 	msg := errOut.String()
@@ -367,7 +372,7 @@ func TestSettingsNegativeConnectTimeout(t *testing.T) {
 			isolate(t)
 			t.Setenv("HF_NGROK_CONNECT_TIMEOUT", v)
 			f, _ := newFactory()
-			s, err := f.Settings(cmdutil.EndpointOptions{})
+			s, err := settings(f, cmdutil.EndpointOptions{})
 			var fe *cmdutil.FlagError
 			if !errors.As(err, &fe) || !strings.Contains(err.Error(), "ngrok.connect_timeout") {
 				t.Fatalf("settings %+v err %v, want a FlagError naming ngrok.connect_timeout", s.Ngrok, err)
@@ -387,5 +392,40 @@ func TestEngineSandboxRejectsUnknownVia(t *testing.T) {
 	var fe *cmdutil.FlagError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), `--via "bogus"`) {
 		t.Fatalf("err = %v, want a FlagError about --via", err)
+	}
+}
+
+// fakeEndpoint is an endpoint a test injects through Factory.Endpoint.
+type fakeEndpoint struct {
+	done   chan struct{}
+	closed int
+}
+
+func (e *fakeEndpoint) URL() string                           { return "http://hook.test/hf/x" }
+func (e *fakeEndpoint) Expect(string) <-chan webhook.Delivery { return nil }
+func (e *fakeEndpoint) Forget(string)                         {}
+func (e *fakeEndpoint) Done() <-chan struct{}                 { return e.done }
+func (e *fakeEndpoint) Close() error                          { e.closed++; return nil }
+
+func TestEngineTakesTheFactoryEndpoint(t *testing.T) {
+	isolate(t)
+	f, _ := newFactory()
+	fake := &fakeEndpoint{done: make(chan struct{})}
+	var gotOpts cmdutil.EndpointOptions
+	var gotSecret string
+	f.Endpoint = func(_ context.Context, o cmdutil.EndpointOptions, secret string, _ events.Sink) (cmdutil.Endpoint, error) {
+		gotOpts, gotSecret = o, secret
+		return fake, nil
+	}
+	e, err := f.Engine(context.Background(), cmdutil.EngineOptions{Sandbox: true, Endpoint: &cmdutil.EndpointOptions{Via: "webhook"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Runner.Endpoint != cmdutil.Endpoint(fake) || gotOpts.Via != "webhook" || !strings.HasPrefix(gotSecret, "whsec_") {
+		t.Fatalf("runner endpoint %v, opened with %+v secret %q: want the injected one, the flags and the sandbox's secret", e.Runner.Endpoint, gotOpts, gotSecret)
+	}
+	e.Close()
+	if fake.closed != 1 {
+		t.Fatalf("endpoint closed %d times by Engine.Close, want 1", fake.closed)
 	}
 }

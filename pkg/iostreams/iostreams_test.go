@@ -1,6 +1,9 @@
-package ui
+package iostreams
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestColorWanted(t *testing.T) {
 	tests := []struct {
@@ -61,5 +64,31 @@ func TestTestStreams(t *testing.T) {
 	s.SetStderrTTY(true)
 	if !s.CanPrompt() || !s.Animate() {
 		t.Error("Test() streams should ignore the CI environment")
+	}
+}
+
+func TestTerminalWidth(t *testing.T) {
+	s, _, _, _ := Test()
+	if w := s.TerminalWidth(); w != 80 {
+		t.Errorf("width of a non-terminal = %d, want 80", w)
+	}
+	s.SetStderrTTY(true) // a buffer claiming to be a terminal still cannot say its size
+	if w := s.TerminalWidth(); w != 80 {
+		t.Errorf("width of a buffer = %d, want 80", w)
+	}
+	s.SetTerminalWidth(132)
+	if w := s.TerminalWidth(); w != 132 {
+		t.Errorf("forced width = %d, want 132", w)
+	}
+}
+
+func TestStylesFollowColour(t *testing.T) {
+	s, _, _, _ := Test()
+	if got := s.ErrStyles().Error.Render("x") + s.OutStyles().Success.Render("y"); got != "xy" {
+		t.Errorf("styles without colour render %q, want plain text", got)
+	}
+	s.SetColorEnabled(true)
+	if got := s.ErrStyles().Error.Render("x"); got == "x" || !strings.Contains(got, "\x1b[") {
+		t.Errorf("stderr styles with colour render %q, want ANSI codes", got)
 	}
 }

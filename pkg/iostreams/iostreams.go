@@ -1,9 +1,7 @@
-// Package ui owns everything hf shows a person: the standard streams and what
-// is known about them (TTY or not, colour, CI), the lipgloss styles for stderr,
-// error formatting, and the renderers that draw job events on stderr: a pretty
-// one with a spinner and progress bars on a terminal, plain greppable lines
-// with a heartbeat otherwise. stdout carries data only and is never written here.
-package ui
+// Package iostreams owns the standard streams and what is known about them:
+// TTY or not, colour, CI, the terminal width, and one lipgloss style set per
+// stream. It is a leaf: renderers (pkg/ui) and commands build on it.
+package iostreams
 
 import (
 	"bytes"
@@ -11,6 +9,7 @@ import (
 	"os"
 
 	"github.com/mattn/go-isatty"
+	"golang.org/x/term"
 )
 
 // IOStreams holds the three standard streams plus what we know about them.
@@ -22,6 +21,8 @@ type IOStreams struct {
 	stdinTTY, stdoutTTY, stderrTTY bool
 	color                          bool
 	ci                             bool
+	// width is the terminal width forced by SetTerminalWidth (0: ask stderr).
+	width int
 }
 
 // System returns the process's streams. Colour is on only when stderr is a
@@ -69,3 +70,27 @@ func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stderrTTY && !s.ci
 
 // Animate reports whether spinners and progress bars may be drawn on stderr.
 func (s *IOStreams) Animate() bool { return s.stderrTTY && !s.ci }
+
+// SetTerminalWidth forces the width TerminalWidth reports (tests).
+func (s *IOStreams) SetTerminalWidth(w int) { s.width = w }
+
+// TerminalWidth is the width of the terminal behind stderr, or 80 when it is
+// not a terminal or cannot say.
+func (s *IOStreams) TerminalWidth() int {
+	if s.width > 0 {
+		return s.width
+	}
+	if f, ok := s.ErrOut.(*os.File); ok && s.stderrTTY {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	return 80
+}
+
+// ErrStyles is the style set for stderr: coloured when ColorEnabled.
+func (s *IOStreams) ErrStyles() Styles { return NewStyles(s.color) }
+
+// OutStyles is the style set for stdout. hf decides colour once, from
+// stderr (see System), so it follows ColorEnabled as well.
+func (s *IOStreams) OutStyles() Styles { return NewStyles(s.color) }
