@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/signature"
 )
 
 // Delivery is one webhook that reached the receiver. Unless Verified, it is
@@ -87,7 +88,7 @@ func NewReceiver(o Options) (*Receiver, error) {
 		seen:      map[string]struct{}{},
 	}
 	if o.Secret != "" {
-		key, err := decodeSecret(o.Secret)
+		key, err := signature.DecodeSecret(o.Secret)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +98,7 @@ func NewReceiver(o Options) (*Receiver, error) {
 		r.maxBody = 1 << 20
 	}
 	if r.tolerance <= 0 {
-		r.tolerance = DefaultTolerance
+		r.tolerance = signature.DefaultTolerance
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -180,7 +181,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	now := r.now()
-	if r.key != nil && verify(r.key, req.Header, body, now, r.tolerance) != nil {
+	if r.key != nil && signature.VerifyKey(r.key, req.Header, body, now, r.tolerance) != nil {
 		r.rejected.Add(1)
 		reply(w, http.StatusUnauthorized)
 		return

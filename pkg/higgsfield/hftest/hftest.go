@@ -8,14 +8,10 @@ package hftest
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -334,19 +330,4 @@ func (s *Server) Deliveries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.deliveries
-}
-
-// Sign returns the Standard Webhooks signature "v1,<base64>" of body:
-// HMAC-SHA256 keyed with the base64 part of secret ("whsec_..."), over
-// "msgID.unixSeconds.body". A secret that is not base64 is used as raw bytes.
-func Sign(secret, msgID string, ts time.Time, body []byte) string {
-	raw := strings.TrimPrefix(secret, "whsec_")
-	key, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		key = []byte(raw)
-	}
-	mac := hmac.New(sha256.New, key)
-	fmt.Fprintf(mac, "%s.%d.", msgID, ts.Unix())
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
