@@ -16,7 +16,6 @@ import (
 
 const fuzzDelivery = `{"request_id":"d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff","status":"completed"}`
 
-
 // FuzzVerify checks Verify against an independent reading of the Standard
 // Webhooks rules.
 //
@@ -98,7 +97,6 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
-
 
 // fuzzDecodeSecret reads "whsec_<base64>" the way the Standard Webhooks
 // libraries do.

@@ -241,5 +241,3 @@ func fuzzSign(key []byte, id, ts string, payload []byte) string {
 	mac.Write(payload)
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
-
-
