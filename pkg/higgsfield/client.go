@@ -519,6 +519,14 @@ func Retryable(err error) bool {
 	return true
 }
 
+// unreachable reports a call that never left this machine: a refused
+// connection or a failed DNS lookup. The call is not retried (the user
+// re-runs it, safely: nothing was sent), though a poll may try again later.
+func unreachable(err error) bool {
+	var re *RequestError
+	return errors.As(err, &re) && !re.Sent && re.Timeout == 0
+}
+
 // maxRetryAfter caps how long one Retry-After may hold a call.
 const maxRetryAfter = 2 * time.Minute
 
@@ -530,7 +538,7 @@ func retry[T any](ctx context.Context, c *Client, op string, f func() (T, error)
 	b.RandomizationFactor = 0.3
 	for attempt := 1; ; attempt++ {
 		v, err := f()
-		if err == nil || attempt >= c.maxAttempts || !Retryable(err) {
+		if err == nil || attempt >= c.maxAttempts || !Retryable(err) || unreachable(err) {
 			var pe *backoff.PermanentError
 			if errors.As(err, &pe) {
 				err = pe.Err

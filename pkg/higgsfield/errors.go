@@ -73,6 +73,9 @@ func (e *RequestError) Error() string {
 	if e.Timeout > 0 {
 		return fmt.Sprintf("%s %s: no answer within %s", e.Method, e.URL, e.Timeout)
 	}
+	if !e.Sent {
+		return fmt.Sprintf("%s %s: %v (nothing was sent)", e.Method, e.URL, e.Err)
+	}
 	return fmt.Sprintf("%s %s: %v", e.Method, e.URL, e.Err)
 }
 
