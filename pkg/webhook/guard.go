@@ -11,10 +11,11 @@ import (
 // connections others hold open. It replaces a plain connection limit, under
 // which 64 silent connections (no secret needed) starved the receiver:
 //
-//   - Accept never blocks on a full house: a new connection is always taken,
-//     and when hard connections are open, the oldest one that has not sent a
-//     request yet, or sits idle between requests, is closed to make room
-//     (the newcomer itself if every other one is mid-request).
+//   - A full house (hard connections open) does not lock newcomers out:
+//     the oldest connection that has not sent a request within minAge, or
+//     sits idle between requests, is closed to make room; failing that,
+//     Accept waits for a connection to end (honest requests take
+//     milliseconds).
 //   - Under pressure (soft or more open), connections idle between requests
 //     are closed at once and connections that have not finished their
 //     request headers within pressureHeader are closed, checked every
@@ -31,6 +32,7 @@ type guard struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]*connInfo
+	freed chan struct{} // a connection went away
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
@@ -46,6 +48,7 @@ func newGuard(ln net.Listener, l limits) *guard {
 		Listener: ln, soft: max(l.maxConns, 1), hard: max(l.hardConns, l.maxConns, 1),
 		pressureHeader: l.pressureHeader,
 		conns:          map[net.Conn]*connInfo{},
+		freed:          make(chan struct{}, 1),
 		stop:           make(chan struct{}), done: make(chan struct{}),
 	}
 	if g.pressureHeader <= 0 {
@@ -55,22 +58,48 @@ func newGuard(ln net.Listener, l limits) *guard {
 	return g
 }
 
-// Accept takes the next connection, making room for it when the house is full.
+// Accept takes the next connection once there is room for it: fewer than
+// hard open, or one open for minAge or more without a request in progress,
+// which is closed to make room. Meanwhile newcomers wait in the kernel's
+// backlog; honest requests finish in milliseconds, silent ones are swept.
 func (g *guard) Accept() (net.Conn, error) {
 	for {
-		c, err := g.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
 		g.mu.Lock()
-		if len(g.conns) >= g.hard && !g.shedOldestLocked() {
-			g.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		g.conns[c] = &connInfo{state: http.StateNew, since: time.Now()}
+		room := len(g.conns) < g.hard || g.shedOldestLocked(time.Now().Add(-minAge))
 		g.mu.Unlock()
-		return c, nil
+		if room {
+			break
+		}
+		select {
+		case <-g.freed:
+		case <-time.After(minAge / 2):
+		case <-g.stop:
+			return nil, net.ErrClosed
+		}
+	}
+	c, err := g.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	g.conns[c] = &connInfo{state: http.StateNew, since: time.Now()}
+	g.mu.Unlock()
+	return c, nil
+}
+
+// minAge is how long a connection is left alone before it may be closed to
+// make room for another: a client gets this long to send its request.
+const minAge = 100 * time.Millisecond
+
+// removeLocked forgets c and wakes an Accept waiting for room.
+func (g *guard) removeLocked(c net.Conn) {
+	if _, ok := g.conns[c]; !ok {
+		return
+	}
+	delete(g.conns, c)
+	select {
+	case g.freed <- struct{}{}:
+	default:
 	}
 }
 
@@ -80,7 +109,7 @@ func (g *guard) state(c net.Conn, st http.ConnState) {
 	defer g.mu.Unlock()
 	switch st {
 	case http.StateClosed, http.StateHijacked:
-		delete(g.conns, c)
+		g.removeLocked(c)
 		return
 	}
 	ci, ok := g.conns[c]
@@ -96,12 +125,13 @@ func (g *guard) state(c net.Conn, st http.ConnState) {
 }
 
 // shedOldestLocked closes the oldest connection not in the middle of a
-// request and reports whether there was one.
-func (g *guard) shedOldestLocked() bool {
+// request, if it has been in its state since before cutoff, and reports
+// whether there was one.
+func (g *guard) shedOldestLocked(cutoff time.Time) bool {
 	var victim net.Conn
 	var oldest time.Time
 	for c, ci := range g.conns {
-		if ci.state == http.StateActive {
+		if ci.state == http.StateActive || !ci.since.Before(cutoff) {
 			continue
 		}
 		if victim == nil || ci.since.Before(oldest) {
@@ -112,7 +142,7 @@ func (g *guard) shedOldestLocked() bool {
 		return false
 	}
 	_ = victim.Close()
-	delete(g.conns, victim) // the hook's StateClosed finds nothing: fine
+	g.removeLocked(victim) // the hook's StateClosed then finds nothing
 	return true
 }
 
@@ -131,7 +161,7 @@ func (g *guard) sweeper() {
 				for c, ci := range g.conns {
 					if ci.state == http.StateIdle || (ci.state == http.StateNew && now.Sub(ci.since) >= g.pressureHeader) {
 						_ = c.Close()
-						delete(g.conns, c)
+						g.removeLocked(c)
 					}
 				}
 			}

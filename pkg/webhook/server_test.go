@@ -214,6 +214,7 @@ func TestServeUnderIdleConnections(t *testing.T) {
 		{"64 idle after a 405 on the secret path", 64, "{path}"},
 		{"200 silent", 200, ""}, // also checks the sweep, below
 		{"300 silent, past the hard cap", 300, ""},
+		{"1000 silent", 1000, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
