@@ -2,8 +2,8 @@
 // submit, status, cancel, upload, estimate, an asset host on a second origin,
 // signed webhook deliveries, and knobs to inject faults and inspect every
 // request it saw. Tests across the project use it, and so does the shipped
-// binary's --sandbox mode, so it depends on nothing but the standard library
-// and github.com/google/uuid.
+// binary's --sandbox mode, so it depends on nothing but the standard library,
+// github.com/google/uuid and the leaf pkg/signature (Standard Webhooks).
 package hftest
 
 import (
