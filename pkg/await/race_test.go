@@ -149,3 +149,51 @@ func TestUnsignedFloodIsCoalesced(t *testing.T) {
 	}
 	t.Logf("200 unsigned deliveries: %d reached the wait, %d status GETs", o.res.Deliveries, gets)
 }
+
+// TestOneGetInFlight: whatever mix of timer ticks and unsigned deliveries
+// arrives, Poll never runs twice at once and the schedule keeps going.
+func TestOneGetInFlight(t *testing.T) {
+	var inFlight, most, calls atomic.Int32
+	poll := func(ctx context.Context) (*higgsfield.Status, error) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		calls.Add(1)
+		select { // a slow API
+		case <-time.After(30 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return &higgsfield.Status{RequestID: "r", Status: "in_progress"}, nil
+	}
+	ch := make(chan webhook.Delivery)
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			select {
+			case ch <- webhook.Delivery{RequestID: "r", Status: &higgsfield.Status{RequestID: "r", Status: "completed"}}:
+			case <-ctx.Done():
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	res, err := Until(ctx, Options{Poll: poll, Deliveries: ch, Schedule: Schedule{First: 10 * time.Millisecond, Max: 10 * time.Millisecond, Factor: 1}, ConfirmInterval: 100 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+	if most.Load() != 1 {
+		t.Fatalf("%d GETs ran at once", most.Load())
+	}
+	if calls.Load() < 3 {
+		t.Fatalf("only %d GETs: the timer schedule stalled", calls.Load())
+	}
+	if res.Deliveries < 50 || res.Coalesced < res.Deliveries-int(calls.Load()) {
+		t.Fatalf("%d deliveries, %d coalesced, %d GETs", res.Deliveries, res.Coalesced, calls.Load())
+	}
+}
