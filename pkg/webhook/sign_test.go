@@ -1,12 +1,12 @@
 package webhook
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/hf-cli/hf/pkg/signature"
 )
 
 var (
@@ -15,18 +15,17 @@ var (
 	testNow    = time.Unix(1_780_000_000, 0)
 )
 
-// sign returns a v1 signature of body as Higgsfield would send it,
-// computed independently of pkg/signature.
+// sign returns a v1 signature of body as Higgsfield would send it
+// (pkg/signature checks its own output against an independent HMAC).
 func sign(key []byte, id string, ts int64, body string) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + strconv.FormatInt(ts, 10) + "." + body))
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return signature.SignKey(key, id, time.Unix(ts, 0), []byte(body))
 }
 
+// signedHeader is the three Standard Webhooks headers of a delivery.
 func signedHeader(id string, ts int64, sig string) http.Header {
-	h := http.Header{}
-	h.Set("webhook-id", id)
-	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	h.Set("webhook-signature", sig)
-	return h
+	return http.Header{
+		"Webhook-Id":        {id},
+		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
+		"Webhook-Signature": {sig},
+	}
 }
