@@ -74,6 +74,7 @@ func setup(env *testscript.Env) error {
 	work := env.WorkDir
 	for k, v := range map[string]string{
 		"HF_BASE_URL":      srv.URL,
+		"FAKE_PORT":        srv.URL[strings.LastIndex(srv.URL, ":")+1:], // the fake API's port
 		"HF_KEY":           "test-key:test-secret",
 		"HOME":             filepath.Join(work, "home"),
 		"XDG_STATE_HOME":   filepath.Join(work, "state"),
