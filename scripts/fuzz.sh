@@ -21,7 +21,7 @@ FUZZTIME=${FUZZTIME:-30s}
 # package  fuzzer
 targets=(
 	"./pkg/webhook FuzzReceiver"
-	"./pkg/webhook FuzzVerify"
+	"./pkg/signature FuzzVerify"
 	"./pkg/higgsfield FuzzParseStatus"
 	"./pkg/higgsfield FuzzAPIError"
 	"./pkg/cmd/generate FuzzParseSet"

@@ -74,6 +74,7 @@ func setup(env *testscript.Env) error {
 	work := env.WorkDir
 	for k, v := range map[string]string{
 		"HF_BASE_URL":      srv.URL,
+		"FAKE_PORT":        srv.URL[strings.LastIndex(srv.URL, ":")+1:], // the fake API's port
 		"HF_KEY":           "test-key:test-secret",
 		"HOME":             filepath.Join(work, "home"),
 		"XDG_STATE_HOME":   filepath.Join(work, "state"),
@@ -160,7 +161,7 @@ var fakeCmds = map[string]struct {
 		}
 		srv.SetImageSize(atoi(ts, args[0]), atoi(ts, args[1]))
 	}},
-	"fault":         {"fault ENDPOINT STATUS|drop [times=N] [after] [retry-after=S] [truncate=N] [body=JSON]", false, fakeFault},
+	"fault":         {"fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [body=JSON]", false, fakeFault},
 	"charged":       {"charged N", false, fakeCharged},
 	"hits":          {"hits ENDPOINT ==|>=|<= N", false, fakeHits},
 	"waithits":      {"waithits ENDPOINT N", false, fakeWaitHits},
@@ -178,7 +179,19 @@ var fakeCmds = map[string]struct {
 		}
 		srv.SetWebhookSecret(args[0])
 	}},
-	"deliveries":        {"deliveries ==|>=|<= N", false, fakeDeliveries},
+	"deliveries": {"deliveries ==|>=|<= N", false, fakeDeliveries},
+	"redeliver": {"redeliver N", false, func(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+		if len(args) != 1 {
+			ts.Fatalf("usage: fake redeliver N (N unsigned copies of the newest job's status to its webhook)")
+		}
+		j, ok := newestJob(ts, srv)
+		if !ok {
+			ts.Fatalf("no job was submitted")
+		}
+		n, err := srv.Redeliver(j.ID, atoi(ts, args[0]))
+		ts.Check(err)
+		ts.Logf("%d of %s unsigned deliveries answered 2xx", n, args[0])
+	}},
 	"submitted-webhook": {"submitted-webhook none|present [PREFIX]", false, fakeSubmittedWebhook},
 }
 
@@ -204,7 +217,7 @@ func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
 
 func fakeFault(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
 	if len(args) < 2 {
-		ts.Fatalf("usage: fake fault ENDPOINT STATUS|drop [times=N] [after] [retry-after=S] [truncate=N] [body=JSON]")
+		ts.Fatalf("usage: fake fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [body=JSON]")
 	}
 	f := hftest.Fault{Endpoint: endpoint(ts, args[0])}
 	for _, a := range args[1:] {
@@ -212,6 +225,10 @@ func fakeFault(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []str
 		switch key {
 		case "drop":
 			f.Drop = true
+		case "hang":
+			f.Hang = true
+		case "overlong":
+			f.Overlong = atoi(ts, val)
 		case "after":
 			f.After = true
 		case "times":

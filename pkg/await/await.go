@@ -1,12 +1,15 @@
 // Package await resolves one request to a terminal status: webhook
 // deliveries raced against a backoff polling schedule. Whichever signal
-// first yields a trustworthy terminal status wins.
+// first yields a trustworthy terminal status wins; a status GET in flight
+// never holds up a delivery, and unsigned deliveries (wake-up calls) are
+// coalesced so that a flood of them costs at most one GET per interval.
 package await
 
 import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/hf-cli/hf/pkg/higgsfield"
@@ -45,8 +48,13 @@ func (t *ticker) delay() time.Duration {
 	return max(d, time.Millisecond)
 }
 
-// Poller fetches the request's current status once.
+// Poller fetches the request's current status once. It must return when
+// ctx ends (the API client bounds each GET with its own timeout too).
 type Poller func(ctx context.Context) (*higgsfield.Status, error)
+
+// DefaultConfirmInterval is the least time between two status GETs that
+// unsigned deliveries ask for.
+const DefaultConfirmInterval = 2 * time.Second
 
 // Options configure Until.
 type Options struct {
@@ -62,11 +70,17 @@ type Options struct {
 	Fallback Schedule
 	// Immediate polls once at the start, before any waiting.
 	Immediate bool
+	// ConfirmInterval is the least time between the start of one status
+	// GET and a GET confirming an unsigned delivery (default
+	// DefaultConfirmInterval). Deliveries arriving meanwhile share that GET.
+	ConfirmInterval time.Duration
 	// OnStatus sees every non-terminal status learned.
 	OnStatus func(*higgsfield.Status)
 	// OnPollError sees every transient poll failure.
 	OnPollError func(err error)
-	// OnDelivery sees every delivery before it is confirmed.
+	// OnDelivery sees a delivery before it is confirmed: every verified one,
+	// and the first unsigned one (a flood of unsigned deliveries is seen
+	// once).
 	OnDelivery func(webhook.Delivery)
 }
 
@@ -76,6 +90,9 @@ type Result struct {
 	// NotifiedBy is "webhook" when a delivery started the resolution
 	// (including an unsigned one confirmed by a status GET), else "poll".
 	NotifiedBy string
+	// Deliveries is how many deliveries arrived during the wait, and
+	// Coalesced how many unsigned ones shared a GET another had asked for.
+	Deliveries, Coalesced int
 }
 
 // Notified-by values.
@@ -90,10 +107,19 @@ type PermanentError struct{ Err error }
 func (e *PermanentError) Error() string { return e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// answer is the outcome of one status GET.
+type answer struct {
+	st      *higgsfield.Status
+	err     error
+	confirm bool // started to confirm a delivery
+}
+
 // Until blocks until the request is terminal, ctx ends, or a poll fails
 // permanently. An unverified delivery is only a wake-up: its body is never
 // trusted; a status GET decides. A delivery that the GET does not confirm
-// changes nothing.
+// changes nothing. At most one status GET is in flight at a time; it runs
+// beside the loop, so a verified delivery resolves the wait at once even
+// while a GET hangs (the GET is then canceled).
 func Until(ctx context.Context, o Options) (Result, error) {
 	if o.Fallback.First == 0 {
 		o.Fallback = Tight
@@ -101,82 +127,132 @@ func Until(ctx context.Context, o Options) (Result, error) {
 	if o.Schedule.First == 0 {
 		o.Schedule = Tight
 	}
+	if o.ConfirmInterval <= 0 {
+		o.ConfirmInterval = DefaultConfirmInterval
+	}
 	tk := &ticker{s: o.Schedule}
 	first := tk.delay()
 	if o.Immediate {
 		first = 0
 	}
-	timer := time.NewTimer(first)
-	defer timer.Stop()
-	reset := func(d time.Duration) {
-		timer.Stop()
-		select {
-		case <-timer.C:
-		default:
+	pollTimer := time.NewTimer(first)
+	defer pollTimer.Stop()
+	var confirmTimer *time.Timer
+	var confirmC <-chan time.Time
+	defer func() {
+		if confirmTimer != nil {
+			confirmTimer.Stop()
 		}
-		timer.Reset(d)
-	}
+	}()
 	down := o.EndpointDown
 
-	// poll returns a terminal status, or nil to keep waiting.
-	poll := func() (*higgsfield.Status, error) {
-		st, err := o.Poll(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if !higgsfield.Retryable(err) {
-				return nil, &PermanentError{Err: err}
-			}
-			if o.OnPollError != nil {
-				o.OnPollError(err)
-			}
-			return nil, nil
+	gctx, cancelGets := context.WithCancel(ctx)
+	var gets sync.WaitGroup
+	defer func() { cancelGets(); gets.Wait() }()
+	answers := make(chan answer, 1)
+	var (
+		inFlight  bool
+		lastStart time.Time
+		pending   bool // an unsigned delivery waits for a GET
+		told      bool // OnDelivery saw an unsigned delivery
+		res       Result
+	)
+	get := func(confirm bool) {
+		inFlight, lastStart = true, time.Now()
+		if confirm {
+			pending = false
 		}
-		if st.Terminal() {
-			return st, nil
+		gets.Add(1)
+		go func() {
+			defer gets.Done()
+			st, err := o.Poll(gctx)
+			answers <- answer{st: st, err: err, confirm: confirm}
+		}()
+	}
+	// armConfirm starts the pending confirmation now or when the interval
+	// since the last GET allows; never while a GET is in flight.
+	armConfirm := func() {
+		if !pending || inFlight || confirmC != nil {
+			return
 		}
-		if o.OnStatus != nil {
-			o.OnStatus(st)
+		wait := time.Until(lastStart.Add(o.ConfirmInterval))
+		if lastStart.IsZero() || wait <= 0 {
+			get(true)
+			return
 		}
-		return nil, nil
+		confirmTimer = time.NewTimer(wait)
+		confirmC = confirmTimer.C
 	}
 
 	for {
 		select {
 		case <-ctx.Done():
-			return Result{}, ctx.Err()
+			return res, ctx.Err()
 		case <-down:
 			down = nil
 			tk = &ticker{s: o.Fallback}
-			reset(tk.delay())
+			if !inFlight {
+				pollTimer.Reset(tk.delay())
+			}
 		case d, ok := <-o.Deliveries:
 			if !ok {
 				o.Deliveries = nil
 				continue
 			}
-			if o.OnDelivery != nil {
+			res.Deliveries++
+			if d.Verified {
+				if o.OnDelivery != nil {
+					o.OnDelivery(d)
+				}
+				if d.Status != nil && d.Status.Terminal() {
+					res.Status, res.NotifiedBy = d.Status, ByWebhook
+					return res, nil
+				}
+				if d.Status != nil && o.OnStatus != nil {
+					o.OnStatus(d.Status)
+				}
+				continue
+			}
+			if !told && o.OnDelivery != nil {
 				o.OnDelivery(d)
 			}
-			if d.Verified && d.Status != nil && d.Status.Terminal() {
-				return Result{Status: d.Status, NotifiedBy: ByWebhook}, nil
+			told = true
+			if pending {
+				res.Coalesced++
+				continue
 			}
-			st, err := poll()
-			if err != nil {
-				return Result{}, err
+			pending = true
+			armConfirm()
+		case <-confirmC:
+			confirmC, confirmTimer = nil, nil
+			armConfirm()
+		case <-pollTimer.C:
+			if !inFlight {
+				get(false)
 			}
-			if st != nil {
-				return Result{Status: st, NotifiedBy: ByWebhook}, nil
+		case a := <-answers:
+			inFlight = false
+			if a.err != nil {
+				if ctx.Err() != nil {
+					return res, ctx.Err()
+				}
+				if !higgsfield.Retryable(a.err) {
+					return res, &PermanentError{Err: a.err}
+				}
+				if o.OnPollError != nil {
+					o.OnPollError(a.err)
+				}
+			} else if a.st.Terminal() {
+				res.Status, res.NotifiedBy = a.st, ByPoll
+				if a.confirm || pending {
+					res.NotifiedBy = ByWebhook
+				}
+				return res, nil
+			} else if o.OnStatus != nil {
+				o.OnStatus(a.st)
 			}
-		case <-timer.C:
-			st, err := poll()
-			if err != nil {
-				return Result{}, err
-			}
-			if st != nil {
-				return Result{Status: st, NotifiedBy: ByPoll}, nil
-			}
-			reset(tk.delay())
+			pollTimer.Reset(tk.delay())
+			armConfirm()
 		}
 	}
 }

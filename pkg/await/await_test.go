@@ -95,7 +95,7 @@ func TestUntilWebhook(t *testing.T) {
 			for _, d := range tt.deliveries {
 				ch <- d
 			}
-			res, err := Until(context.Background(), Options{Poll: sequence(&calls, tt.statuses...), Deliveries: ch, Schedule: slow})
+			res, err := Until(context.Background(), Options{Poll: sequence(&calls, tt.statuses...), Deliveries: ch, Schedule: slow, ConfirmInterval: time.Millisecond})
 			if err != nil || res.Status.Status != tt.want || res.NotifiedBy != ByWebhook {
 				t.Fatalf("got %+v, %v", res, err)
 			}

@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	redactpkg "github.com/hf-cli/hf/pkg/redact"
 )
 
 // Fetcher downloads outputs. The zero value is ready to use.
@@ -529,20 +531,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// redact drops the query, fragment and user info of a URL for messages:
-// signed asset URLs carry their signature in the query.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "URL"
-	}
-	elided := u.RawQuery != ""
-	u.RawQuery, u.Fragment, u.User = "", "", nil
-	if elided {
-		return u.String() + "?..."
-	}
-	return u.String()
-}
+// redact shows a URL in messages without userinfo, fragment or query
+// values (signed asset URLs carry their signature in the query).
+func redact(raw string) string { return redactpkg.URL(raw) }
 
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {

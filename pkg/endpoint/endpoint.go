@@ -146,6 +146,11 @@ func Open(ctx context.Context, s Settings, emit events.Sink) (*Webhook, error) {
 		emit(events.Event{Kind: events.Warning, Time: time.Now(), Text: fmt.Sprintf("no webhook endpoint (%v); polling instead", err)})
 		return nil, nil
 	}
+	// The first delivery failing verification (most likely a wrong
+	// HF_WEBHOOK_SECRET) is said once; the run goes on polling.
+	w.recv.SetOnRejected(func(err error) {
+		emit(events.Event{Kind: events.Warning, Time: time.Now(), Text: webhook.RejectionWarning(err)})
+	})
 	emit(events.Event{Kind: events.TunnelReady, Time: time.Now(), Tunnel: events.Tunnel{Provider: p.Name(), PublicURL: w.Public, OpenedIn: time.Since(start)}})
 	return w, nil
 }

@@ -7,14 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
+
+	"github.com/hf-cli/hf/pkg/redact"
 )
 
 // DefaultBaseURL is the API's current host.
@@ -47,7 +52,30 @@ type Options struct {
 	InitialBackoff time.Duration
 	// OnRetry is told about every retry before its delay.
 	OnRetry func(RetryInfo)
+	// StatusTimeout bounds one status GET, answer included (default 30s).
+	StatusTimeout time.Duration
+	// SubmitTimeout bounds one submit attempt (default 60s); retries get
+	// their own.
+	SubmitTimeout time.Duration
+	// CancelTimeout bounds one cancel attempt (default 30s).
+	CancelTimeout time.Duration
+	// RequestTimeout bounds one attempt of any other API call (estimate,
+	// upload URL; default 60s).
+	RequestTimeout time.Duration
+	// Secrets are more values to hide from every message that carries
+	// server text (the webhook secret, say). The API key and secret are
+	// always hidden, and so is anything shaped like a webhook secret or the
+	// receiver's secret path.
+	Secrets []string
 }
+
+// Default per-attempt timeouts.
+const (
+	DefaultStatusTimeout  = 30 * time.Second
+	DefaultSubmitTimeout  = 60 * time.Second
+	DefaultCancelTimeout  = 30 * time.Second
+	DefaultRequestTimeout = 60 * time.Second
+)
 
 // RetryInfo describes one retry of an API call.
 type RetryInfo struct {
@@ -66,6 +94,9 @@ type Client struct {
 	maxAttempts int
 	initial     time.Duration
 	onRetry     func(RetryInfo)
+	timeouts    map[string]time.Duration // by op
+	secrets     *redact.Secrets
+	warnings    []string
 }
 
 // New returns a Client. It fails on a malformed base URL.
@@ -76,7 +107,10 @@ func New(o Options) (*Client, error) {
 	}
 	base, err := url.Parse(strings.TrimRight(raw, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("invalid base URL %q: want http(s)://host", raw)
+		return nil, fmt.Errorf("invalid base URL %q: want http(s)://host", redact.URL(raw))
+	}
+	if base.User != nil {
+		return nil, fmt.Errorf("invalid base URL %q: credentials go in --api-key/--api-secret, not in the URL", redact.URL(raw))
 	}
 	rt := o.Transport
 	if rt == nil {
@@ -87,6 +121,16 @@ func New(o Options) (*Client, error) {
 		maxAttempts: o.MaxAttempts,
 		initial:     o.InitialBackoff,
 		onRetry:     o.OnRetry,
+		timeouts: map[string]time.Duration{
+			"status": cmpOr(o.StatusTimeout, DefaultStatusTimeout),
+			"submit": cmpOr(o.SubmitTimeout, DefaultSubmitTimeout),
+			"cancel": cmpOr(o.CancelTimeout, DefaultCancelTimeout),
+			"":       cmpOr(o.RequestTimeout, DefaultRequestTimeout),
+		},
+		secrets: redact.NewSecrets(append([]string{o.Credentials.ID + ":" + o.Credentials.Secret, o.Credentials.Secret, o.Credentials.ID}, o.Secrets...)...),
+	}
+	if base.Scheme == "http" && !loopback(base.Hostname()) {
+		c.warnings = append(c.warnings, fmt.Sprintf("the base URL %s is plain http: the API key and every answer cross the network unencrypted (use https://)", redact.Of(base)))
 	}
 	if c.maxAttempts <= 0 {
 		c.maxAttempts = 5
@@ -102,12 +146,40 @@ func New(o Options) (*Client, error) {
 	if o.Credentials.ID != "" {
 		auth = "Key " + o.Credentials.ID + ":" + o.Credentials.Secret
 	}
-	c.http = &http.Client{Transport: &transport{base: rt, trusted: c.Trusted, auth: auth, ua: ua, debug: o.Debug}}
+	if o.Debug != nil {
+		rt = &redact.Transport{Base: rt, W: o.Debug}
+	}
+	c.http = &http.Client{Transport: &transport{base: rt, trusted: c.Trusted, auth: auth, ua: ua}}
 	return c, nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // BaseURL returns the API base URL in use.
 func (c *Client) BaseURL() string { return c.base.String() }
+
+// Warnings returns what the caller should tell the user once about the
+// client's configuration (a plain-http base URL on another host). The
+// client itself never prints.
+func (c *Client) Warnings() []string { return append([]string(nil), c.warnings...) }
+
+// Redact hides the client's secrets (API key, webhook secret, secret path)
+// in text that may quote the server.
+func (c *Client) Redact(text string) string { return c.secrets.Text(text) }
 
 // Trusted reports whether credentials may be sent to u: the base URL's
 // origin, or any https host under higgsfield.ai (status URLs come on both
@@ -173,18 +245,37 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
 	if r.Webhook != "" {
 		u.RawQuery = url.Values{"hf_webhook": {r.Webhook}}.Encode()
 	}
-	return retry(ctx, c, "submit", func() (*Status, error) {
+	var maybe bool // an attempt may have reached the API
+	st, err := retry(ctx, c, "submit", func() (*Status, error) {
 		req, err := newRequest(ctx, http.MethodPost, u.String(), body)
 		if err != nil {
 			return nil, err
 		}
 		req.Header.Set("Idempotency-Key", key)
-		st, err := c.doStatus(req)
-		if err == nil && st.RequestID == "" {
-			return nil, errors.New("submit answer has no request_id")
+		st, err := c.doStatus(req, "submit")
+		if err == nil {
+			err = checkSubmitted(st)
+		}
+		if err != nil && mayHaveArrived(err) {
+			maybe = true
 		}
 		return st, err
 	})
+	if err != nil && maybe {
+		return nil, &MaybeCreatedError{Err: err}
+	}
+	return st, err
+}
+
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// checkSubmitted validates a submit answer at the boundary: its request_id
+// goes into paths, the journal and the terminal, so it must be a UUID.
+func checkSubmitted(st *Status) error {
+	if !uuidRe.MatchString(st.RequestID) {
+		return backoff.Permanent(&BadAnswerError{Field: "request_id", Value: st.RequestID, Want: "a UUID"})
+	}
+	return nil
 }
 
 // Status fetches a request's status once (no retries: the caller's polling
@@ -194,14 +285,14 @@ func (c *Client) Status(ctx context.Context, id, statusURL string) (*Status, err
 	if err != nil {
 		return nil, err
 	}
-	st, err := c.doStatus(req)
+	st, err := c.doStatus(req, "status")
 	if err != nil {
 		return nil, err
 	}
 	if st.RequestID == "" {
 		st.RequestID = id
 	} else if st.RequestID != id {
-		return nil, fmt.Errorf("status answer is for %s, not %s", st.RequestID, id)
+		return nil, fmt.Errorf("status answer is for %q, not %s", redact.OneLine(st.RequestID, 80), id)
 	}
 	return st, nil
 }
@@ -215,7 +306,7 @@ func (c *Client) Cancel(ctx context.Context, id, cancelURL string) error {
 		if err != nil {
 			return struct{}{}, err
 		}
-		_, err = c.do(req)
+		_, err = c.do(req, "cancel")
 		return struct{}{}, err
 	})
 	return err
@@ -244,7 +335,7 @@ func (c *Client) Estimate(ctx context.Context, model string, params map[string]a
 		if err != nil {
 			return nil, err
 		}
-		data, err := c.do(req)
+		data, err := c.do(req, "")
 		if err != nil {
 			return nil, err
 		}
@@ -274,7 +365,7 @@ func (c *Client) Upload(ctx context.Context, contentType string, data []byte) (s
 		if err != nil {
 			return nil, err
 		}
-		data, err := c.do(req)
+		data, err := c.do(req, "")
 		if err != nil {
 			return nil, err
 		}
@@ -298,7 +389,8 @@ func (c *Client) Upload(ctx context.Context, contentType string, data []byte) (s
 		if req.Header.Get("Content-Type") == "" {
 			req.Header.Set("Content-Type", contentType)
 		}
-		_, err = c.do(req)
+		// The PUT carries the file: no per-attempt bound but ctx's.
+		_, err = c.do(req, "upload_put")
 		return struct{}{}, err
 	})
 	if err != nil {
@@ -336,14 +428,15 @@ func (c *Client) endpoint(id, verb, hint string) string {
 	return c.base.JoinPath("requests", id, verb).String()
 }
 
-func (c *Client) doStatus(req *http.Request) (*Status, error) {
-	data, err := c.do(req)
+func (c *Client) doStatus(req *http.Request, op string) (*Status, error) {
+	data, err := c.do(req, op)
 	if err != nil {
 		return nil, err
 	}
 	st, err := ParseStatus(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", req.Method, redactURL(req.URL), err)
+		// A 2xx answer came: the API did receive the request.
+		return nil, &RequestError{Method: req.Method, URL: redact.Of(req.URL), Sent: true, Err: err}
 	}
 	return st, nil
 }
@@ -351,26 +444,63 @@ func (c *Client) doStatus(req *http.Request) (*Status, error) {
 // maxAnswer bounds API answers read into memory.
 const maxAnswer = 4 << 20
 
-func (c *Client) do(req *http.Request) ([]byte, error) {
-	resp, err := c.http.Do(req)
-	if err != nil {
-		// Transport errors quote the URL: keep the webhook's secret path out.
+// do sends req with the per-attempt timeout of op and reads the answer. A
+// failure without an answer is a *RequestError saying whether the request
+// was written (and so may have been received); a non-2xx answer is an
+// *APIError. The caller's own cancellation comes back as ctx.Err().
+func (c *Client) do(req *http.Request, op string) ([]byte, error) {
+	parent := req.Context()
+	ctx, cancel := parent, context.CancelFunc(func() {})
+	limit, bounded := c.timeouts[op]
+	if op != "upload_put" {
+		if !bounded {
+			limit = c.timeouts[""]
+		}
+		ctx, cancel = context.WithTimeout(parent, limit)
+	}
+	defer cancel()
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
+	req = req.WithContext(ctx)
+	fail := func(err error) error {
+		if perr := parent.Err(); perr != nil {
+			return perr
+		}
+		re := &RequestError{Method: req.Method, URL: redact.Of(req.URL), Sent: wrote.Load()}
+		if ctx.Err() != nil {
+			// Our own per-attempt limit: retryable, unlike the caller's.
+			re.Timeout = limit
+			return re
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			ue.URL = redactURL(req.URL)
+			err = ue.Err // the URL is shown redacted by RequestError
 		}
-		return nil, err
+		re.Err = redactedError{err: err, msg: c.secrets.Text(err.Error())}
+		return re
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fail(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: reading answer: %w", req.Method, redactURL(req.URL), err)
+		return nil, fail(fmt.Errorf("reading answer: %w", err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, newAPIError(resp, data)
+		return nil, c.newAPIError(resp, data)
 	}
 	return data, nil
 }
+
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
 
 // Retryable reports whether err is worth another try: retryable API
 // answers and transport failures, but not cancellation or permanent errors.
@@ -389,6 +519,14 @@ func Retryable(err error) bool {
 	return true
 }
 
+// unreachable reports a call that never left this machine: a refused
+// connection or a failed DNS lookup. The call is not retried (the user
+// re-runs it, safely: nothing was sent), though a poll may try again later.
+func unreachable(err error) bool {
+	var re *RequestError
+	return errors.As(err, &re) && !re.Sent && re.Timeout == 0
+}
+
 // maxRetryAfter caps how long one Retry-After may hold a call.
 const maxRetryAfter = 2 * time.Minute
 
@@ -400,7 +538,7 @@ func retry[T any](ctx context.Context, c *Client, op string, f func() (T, error)
 	b.RandomizationFactor = 0.3
 	for attempt := 1; ; attempt++ {
 		v, err := f()
-		if err == nil || attempt >= c.maxAttempts || !Retryable(err) {
+		if err == nil || attempt >= c.maxAttempts || !Retryable(err) || unreachable(err) {
 			var pe *backoff.PermanentError
 			if errors.As(err, &pe) {
 				err = pe.Err
@@ -425,15 +563,14 @@ func retry[T any](ctx context.Context, c *Client, op string, f func() (T, error)
 	}
 }
 
-// transport stamps the User-Agent, attaches credentials to trusted origins
-// only (on every hop, so redirects elsewhere never carry them) and writes
-// the debug log.
+// transport stamps the User-Agent and attaches credentials to trusted
+// origins only (on every hop, so redirects elsewhere never carry them). The
+// --debug log sits below it (redact.Transport), so it sees what went out.
 type transport struct {
 	base    http.RoundTripper
 	trusted func(*url.URL) bool
 	auth    string
 	ua      string
-	debug   io.Writer
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -443,35 +580,5 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.auth != "" && t.trusted(req.URL) {
 		req.Header.Set("Authorization", t.auth)
 	}
-	start := time.Now()
-	resp, err := t.base.RoundTrip(req)
-	if t.debug != nil {
-		took := time.Since(start).Round(time.Millisecond)
-		creds := "no credentials"
-		if req.Header.Get("Authorization") != "" {
-			creds = "Authorization: Key <redacted>"
-		}
-		if err != nil {
-			fmt.Fprintf(t.debug, "hf: debug: %s %s (%s) → error after %s: %v\n", req.Method, redactURL(req.URL), creds, took, err)
-		} else {
-			corr := ""
-			if id := resp.Header.Get("X-Correlation-Id"); id != "" {
-				corr = " correlation-id=" + id
-			}
-			fmt.Fprintf(t.debug, "hf: debug: %s %s (%s) → %d in %s%s\n", req.Method, redactURL(req.URL), creds, resp.StatusCode, took, corr)
-		}
-	}
-	return resp, err
-}
-
-// redactURL prints a URL without userinfo and without the webhook's secret
-// path (the hf_webhook query value).
-func redactURL(u *url.URL) string {
-	c := *u
-	c.User = nil
-	if q := c.Query(); q.Has("hf_webhook") {
-		q.Set("hf_webhook", "REDACTED")
-		c.RawQuery = q.Encode()
-	}
-	return c.String()
+	return t.base.RoundTrip(req)
 }

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/hf-cli/hf/pkg/redact"
 )
 
 // APIError is a non-2xx answer from the API.
@@ -56,8 +56,84 @@ func StatusCodeOf(err error) int {
 	return 0
 }
 
-func newAPIError(resp *http.Response, body []byte) *APIError {
-	e := &APIError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redactURL(resp.Request.URL)}
+// RequestError is an API call that got no complete answer: the connection
+// failed, the answer broke off, or none came within the call's timeout.
+type RequestError struct {
+	Method string
+	URL    string // redacted
+	// Sent: the request was written, so the API may have received (and
+	// acted on) it. A refused connection or a failed DNS lookup is not sent.
+	Sent bool
+	// Timeout is the per-attempt limit that ran out, 0 for other failures.
+	Timeout time.Duration
+	Err     error // nil for a timeout; its text is redacted
+}
+
+func (e *RequestError) Error() string {
+	if e.Timeout > 0 {
+		return fmt.Sprintf("%s %s: no answer within %s", e.Method, e.URL, e.Timeout)
+	}
+	if !e.Sent {
+		return fmt.Sprintf("%s %s: %v (nothing was sent)", e.Method, e.URL, e.Err)
+	}
+	return fmt.Sprintf("%s %s: %v", e.Method, e.URL, e.Err)
+}
+
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// MaybeCreatedError is a submit that failed after at least one attempt may
+// have reached the API (written before the connection broke or timed out,
+// or answered 5xx): the request may exist and be charged. Submitting again
+// with the same Idempotency-Key finds it without a second charge.
+type MaybeCreatedError struct{ Err error }
+
+func (e *MaybeCreatedError) Error() string { return e.Err.Error() }
+func (e *MaybeCreatedError) Unwrap() error { return e.Err }
+
+// MaybeCreated reports whether a failed submit may have created the
+// request anyway. A refused connection, a DNS failure or a definite
+// refusal (4xx, 429, the concurrency limit) did not.
+func MaybeCreated(err error) bool {
+	var me *MaybeCreatedError
+	return errors.As(err, &me)
+}
+
+// BadAnswerError is a 2xx answer hf refuses to act on: a field that is not
+// what the API documents (a request_id that is not a UUID).
+type BadAnswerError struct {
+	Field, Value, Want string
+}
+
+func (e *BadAnswerError) Error() string {
+	return fmt.Sprintf("the API answered an invalid %s %q (want %s); nothing was saved", e.Field, redact.OneLine(e.Value, 80), e.Want)
+}
+
+// mayHaveArrived reports whether one failed attempt may have been received.
+func mayHaveArrived(err error) bool {
+	var re *RequestError
+	if errors.As(err, &re) {
+		return re.Sent
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.StatusCode >= 500
+	}
+	return false
+}
+
+func (c *Client) newAPIError(resp *http.Response, body []byte) *APIError {
+	return newAPIError(resp, body, c.secrets)
+}
+
+// newAPIError builds the error of a non-2xx answer. Server text is
+// scrubbed of secrets before it is cut to length (so no secret survives
+// half-shown) and again after decoding (JSON escapes).
+func newAPIError(resp *http.Response, body []byte, sec *redact.Secrets) *APIError {
+	e := &APIError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redact.Of(resp.Request.URL)}
+	defer func() {
+		e.Detail, e.Code = sec.Text(e.Detail), sec.Text(e.Code)
+	}()
+	body = []byte(sec.Text(string(body)))
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(body, &obj) == nil {
@@ -69,6 +145,7 @@ func newAPIError(resp *http.Response, body []byte) *APIError {
 		}
 		if raw, ok := obj["code"]; ok {
 			_ = json.Unmarshal(raw, &e.Code)
+			e.Code = oneLine(e.Code, 64)
 		}
 	}
 	if e.Detail == "" {
@@ -124,23 +201,5 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// oneLine makes API-supplied text safe to print: control characters
-// (newlines, escape sequences) become spaces, runs of space collapse, and
-// the result is cut at max bytes on a character boundary.
-func oneLine(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// oneLine makes API-supplied text safe to print (see redact.OneLine).
+func oneLine(s string, max int) string { return redact.OneLine(s, max) }

@@ -174,7 +174,7 @@ func FuzzAPIError(f *testing.F) {
 			Header:     http.Header{"Retry-After": {retryAfter}},
 			Request:    &http.Request{Method: http.MethodPost, URL: u},
 		}
-		e := newAPIError(resp, payload)
+		e := newAPIError(resp, payload, nil)
 
 		if e.StatusCode != code {
 			t.Fatalf("StatusCode %d, want %d", e.StatusCode, code)

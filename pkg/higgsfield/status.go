@@ -6,6 +6,7 @@ package higgsfield
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -82,11 +83,14 @@ func ParseStatus(data []byte) (*Status, error) {
 		}
 		return v
 	}
+	// Every string a terminal may show is made printable here, at the
+	// boundary. request_id is kept as sent: callers compare it with the id
+	// they know (Submit insists on a UUID).
 	st.RequestID = str("request_id")
-	st.Status = NormalizeStatus(str("status"))
-	st.StatusURL = str("status_url")
-	st.CancelURL = str("cancel_url")
-	st.ExpiresAt = str("expires_at")
+	st.Status = oneLine(NormalizeStatus(str("status")), 64)
+	st.StatusURL = printableURL(str("status_url"))
+	st.CancelURL = printableURL(str("cancel_url"))
+	st.ExpiresAt = oneLine(str("expires_at"), 64)
 	if raw, ok := fields["error"]; ok {
 		st.Error = flattenMessage(raw)
 	}
@@ -134,6 +138,20 @@ func extractOutputs(fields map[string]json.RawMessage) []Output {
 	return out
 }
 
+// printableURL returns u when it is an absolute http(s) URL without
+// control characters or spaces, else "" (callers then build the URL
+// themselves).
+func printableURL(u string) string {
+	if u == "" || strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) }) {
+		return ""
+	}
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	return u
+}
+
 type media struct {
 	URL         string `json:"url"`
 	ContentType string `json:"content_type"`
@@ -142,7 +160,7 @@ type media struct {
 func outputsIn(key string, raw json.RawMessage) []Output {
 	var one media
 	if json.Unmarshal(raw, &one) == nil && one.URL != "" {
-		return []Output{{URL: one.URL, ContentType: one.ContentType, Field: key}}
+		return []Output{{URL: one.URL, ContentType: oneLine(one.ContentType, 100), Field: key}}
 	}
 	var many []json.RawMessage
 	if json.Unmarshal(raw, &many) != nil {
@@ -152,7 +170,7 @@ func outputsIn(key string, raw json.RawMessage) []Output {
 	for i, item := range many {
 		var m media
 		if json.Unmarshal(item, &m) == nil && m.URL != "" {
-			out = append(out, Output{URL: m.URL, ContentType: m.ContentType, Field: fmt.Sprintf("%s[%d]", key, i)})
+			out = append(out, Output{URL: m.URL, ContentType: oneLine(m.ContentType, 100), Field: fmt.Sprintf("%s[%d]", key, i)})
 		}
 		if len(out) >= maxOutputs {
 			break

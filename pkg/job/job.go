@@ -241,9 +241,9 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: hook, IdempotencyKey: key})
 	cancel()
 	if err != nil {
-		if higgsfield.Retryable(err) {
-			// Every attempt failed in a way that does not say whether the
-			// API created the request: say so, and how to find it.
+		if higgsfield.MaybeCreated(err) {
+			// An attempt may have reached the API before failing: say so,
+			// and how to find the request without paying twice.
 			return res, &SubmitUnknownError{Key: key, Err: err}
 		}
 		return res, err

@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/net/http/httpproxy"
 	"golang.org/x/net/proxy"
+
+	"github.com/hf-cli/hf/pkg/redact"
 )
 
 // proxyFor returns the proxy URL for the agent connection to connectAddr:
@@ -78,7 +80,7 @@ func (d *connectDialer) DialContext(ctx context.Context, network, addr string) (
 		conn, err = d.forward.Dial("tcp", proxyAddr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dialing proxy %s: %w", d.proxy.Redacted(), err)
+		return nil, fmt.Errorf("dialing proxy %s: %w", redact.Of(d.proxy), err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	conn, err = d.connect(conn, addr)
@@ -89,7 +91,7 @@ func (d *connectDialer) DialContext(ctx context.Context, network, addr string) (
 		err = ctx.Err()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("proxy %s: %w", d.proxy.Redacted(), err)
+		return nil, fmt.Errorf("proxy %s: %w", redact.Of(d.proxy), err)
 	}
 	return conn, nil
 }

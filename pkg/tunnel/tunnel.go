@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/url"
 	"sync"
+
+	"github.com/hf-cli/hf/pkg/redact"
 )
 
 // Endpoint is a listener that the public internet can reach at URL.
@@ -109,7 +111,7 @@ func (s Static) Open(ctx context.Context) (Endpoint, error) {
 func parsePublicURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("--webhook-url %q: want an absolute http:// or https:// URL without query", raw)
+		return nil, fmt.Errorf("--webhook-url %q: want an absolute http:// or https:// URL without query", redact.URL(raw))
 	}
 	return u, nil
 }

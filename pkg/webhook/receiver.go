@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/signature"
 )
 
 // Delivery is one webhook that reached the receiver. Unless Verified, it is
@@ -41,6 +42,24 @@ type Options struct {
 	Tolerance time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OnRejected, when set, is called once, for the first delivery on the
+	// secret path whose signature does not verify (the error wraps one of
+	// signature.ErrSignature, ErrTimestamp, ErrMissingHeaders; see
+	// RejectionWarning). It must not block. SetOnRejected sets it later.
+	OnRejected func(err error)
+}
+
+// RejectionWarning is the one line to show the user about the first
+// delivery that failed verification: a wrong secret is by far the likeliest
+// cause, then a skewed clock.
+func RejectionWarning(err error) string {
+	switch {
+	case errors.Is(err, signature.ErrTimestamp):
+		return "a webhook delivery was turned away: its timestamp is more than 5 minutes from this machine's clock (is the clock right?); polling still resolves the request"
+	case errors.Is(err, signature.ErrMissingHeaders):
+		return "a webhook delivery was turned away: it was not signed although HF_WEBHOOK_SECRET is set; polling still resolves the request"
+	}
+	return "signature did not verify: is HF_WEBHOOK_SECRET the account's current secret? (Console → Settings); polling still resolves the request"
 }
 
 // Stats counts what the receiver did with requests on its path.
@@ -67,6 +86,9 @@ type Receiver struct {
 	tolerance time.Duration
 	now       func() time.Time
 
+	onRejected func(error)
+	warned     atomic.Bool // onRejected was called
+
 	mu      sync.Mutex
 	waiters map[string]chan Delivery
 	pending []Delivery          // for ids not expected yet, oldest first
@@ -80,14 +102,15 @@ type Receiver struct {
 // malformed secret.
 func NewReceiver(o Options) (*Receiver, error) {
 	r := &Receiver{
-		maxBody:   o.MaxBody,
-		tolerance: o.Tolerance,
-		now:       o.Now,
-		waiters:   map[string]chan Delivery{},
-		seen:      map[string]struct{}{},
+		maxBody:    o.MaxBody,
+		tolerance:  o.Tolerance,
+		now:        o.Now,
+		onRejected: o.OnRejected,
+		waiters:    map[string]chan Delivery{},
+		seen:       map[string]struct{}{},
 	}
 	if o.Secret != "" {
-		key, err := decodeSecret(o.Secret)
+		key, err := signature.DecodeSecret(o.Secret)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +120,7 @@ func NewReceiver(o Options) (*Receiver, error) {
 		r.maxBody = 1 << 20
 	}
 	if r.tolerance <= 0 {
-		r.tolerance = DefaultTolerance
+		r.tolerance = signature.DefaultTolerance
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -106,6 +129,23 @@ func NewReceiver(o Options) (*Receiver, error) {
 	_, _ = rand.Read(b) // never fails; it crashes the program instead
 	r.path = "/hf/" + hex.EncodeToString(b)
 	return r, nil
+}
+
+// SetOnRejected sets Options.OnRejected; call it before serving.
+func (r *Receiver) SetOnRejected(f func(error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onRejected = f
+}
+
+// rejectedSignature reports the first failed verification.
+func (r *Receiver) rejectedSignature(err error) {
+	r.mu.Lock()
+	f := r.onRejected
+	r.mu.Unlock()
+	if f != nil && r.warned.CompareAndSwap(false, true) {
+		f(err)
+	}
 }
 
 // Path is the receiver's secret path: "/hf/" and 128 random bits in hex.
@@ -156,6 +196,8 @@ func (r *Receiver) Forget(requestID string) {
 // ServeHTTP answers at once and never waits for the consumer.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.URL.Path != r.path {
+		// Whoever probes paths gets no slot to sit on afterwards.
+		w.Header().Set("Connection", "close")
 		reply(w, http.StatusNotFound)
 		return
 	}
@@ -164,6 +206,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.rejected.Add(1)
 		if code == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
+			w.Header().Set("Connection", "close")
 		}
 		reply(w, code)
 		return
@@ -180,10 +223,13 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	now := r.now()
-	if r.key != nil && verify(r.key, req.Header, body, now, r.tolerance) != nil {
-		r.rejected.Add(1)
-		reply(w, http.StatusUnauthorized)
-		return
+	if r.key != nil {
+		if err := signature.VerifyKey(r.key, req.Header, body, now, r.tolerance); err != nil {
+			r.rejected.Add(1)
+			r.rejectedSignature(err)
+			reply(w, http.StatusUnauthorized)
+			return
+		}
 	}
 	st, err := higgsfield.ParseStatus(body)
 	if err != nil || st.RequestID == "" {

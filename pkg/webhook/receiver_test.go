@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/hf-cli/hf/pkg/signature"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -91,9 +94,45 @@ func TestNewReceiver(t *testing.T) {
 		}
 	}
 	a, b := recv(t, Options{}), recv(t, Options{})
-	first := a.Path()
-	if !regexp.MustCompile(`^/hf/[0-9a-f]{32}$`).MatchString(first) || first == b.Path() || a.Path() != first {
+	if !regexp.MustCompile(`^/hf/[0-9a-f]{32}$`).MatchString(a.Path()) || a.Path() == b.Path() {
 		t.Errorf("paths %q, %q: want distinct /hf/<32 hex>", a.Path(), b.Path())
+	}
+	// Each receiver answers on its own path only.
+	if resp := post(b, "POST", a.Path(), "application/json", body("r1", "completed"), nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("b answered %d on a's path", resp.StatusCode)
+	}
+}
+
+// TestOnRejectedOnce: the first delivery failing verification is reported
+// once, with a reason RejectionWarning turns into the right hint; good
+// deliveries and wrong paths are not reported.
+func TestOnRejectedOnce(t *testing.T) {
+	c := newClock()
+	var got []error
+	r := recv(t, Options{Secret: testSecret, Now: c.Now, OnRejected: func(err error) { got = append(got, err) }})
+	done := body("r1", "completed")
+	post(r, "POST", "/elsewhere", "application/json", done, nil)
+	post(r, "POST", r.Path(), "application/json", done, signed(c, "msg_0", done))
+	if len(got) != 0 {
+		t.Fatalf("reported %v before any rejection", got)
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("msg_%d", i+1)
+		post(r, "POST", r.Path(), "application/json", done, signedHeader(id, c.Now().Unix(), sign([]byte("an old secret"), id, c.Now().Unix(), done)))
+	}
+	if len(got) != 1 || !errors.Is(got[0], signature.ErrSignature) {
+		t.Fatalf("reported %v, want one ErrSignature", got)
+	}
+	if w := RejectionWarning(got[0]); !strings.Contains(w, "signature did not verify: is HF_WEBHOOK_SECRET the account's current secret?") {
+		t.Fatalf("warning %q", w)
+	}
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{{signature.ErrTimestamp, "clock"}, {signature.ErrMissingHeaders, "not signed"}} {
+		if w := RejectionWarning(&signature.Error{Reason: tt.err}); !strings.Contains(w, tt.want) {
+			t.Errorf("RejectionWarning(%v) = %q", tt.err, w)
+		}
 	}
 }
 

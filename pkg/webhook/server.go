@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 // Listener is where a Server accepts deliveries: a net.Listener plus the
@@ -22,19 +20,25 @@ type Listener interface {
 	URL() *url.URL
 }
 
-// limits are the server's protections against slow or greedy clients.
+// limits are the server's protections against slow or greedy clients
+// (see guard for how the connection limits work).
 type limits struct {
 	readHeader, read, write, idle, shutdown time.Duration
-	maxConns                                int
+	// maxConns is where pressure starts; hardConns is the most open at once.
+	maxConns, hardConns int
+	// pressureHeader bounds the wait for request headers under pressure.
+	pressureHeader time.Duration
 }
 
 var defaultLimits = limits{
-	readHeader: 5 * time.Second,
-	read:       10 * time.Second,
-	write:      10 * time.Second,
-	idle:       30 * time.Second,
-	shutdown:   2 * time.Second,
-	maxConns:   64,
+	readHeader:     5 * time.Second,
+	read:           10 * time.Second,
+	write:          10 * time.Second,
+	idle:           30 * time.Second,
+	shutdown:       2 * time.Second,
+	maxConns:       64,
+	hardConns:      256,
+	pressureHeader: time.Second,
 }
 
 // Server runs a Receiver on an Endpoint.
@@ -43,6 +47,7 @@ type Server struct {
 	srv   *http.Server
 	url   string
 	grace time.Duration
+	guard *guard
 	conns sync.WaitGroup
 	done  chan struct{}
 	once  sync.Once
@@ -50,11 +55,14 @@ type Server struct {
 }
 
 // Serve starts serving r on ep: header/read/write/idle timeouts of
-// 5/10/10/30 s, 16 KiB of headers, at most 64 connections at once.
+// 5/10/10/30 s, 16 KiB of headers; from 64 open connections on, idle ones
+// are closed and headers get 1 s; at 256 the oldest connection not mid-
+// request makes room for a new one (SECURITY.md has the figures).
 func Serve(ep Listener, r *Receiver) *Server { return serve(ep, r, defaultLimits) }
 
 func serve(ep Listener, r *Receiver, l limits) *Server {
 	s := &Server{ep: ep, url: ep.URL().JoinPath(r.Path()).String(), grace: l.shutdown, done: make(chan struct{})}
+	s.guard = newGuard(ep, l)
 	s.srv = &http.Server{
 		Handler:           stripBase(ep.URL().Path, r),
 		ReadHeaderTimeout: l.readHeader,
@@ -63,7 +71,8 @@ func serve(ep Listener, r *Receiver, l limits) *Server {
 		IdleTimeout:       l.idle,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          log.New(io.Discard, "", 0),
-		ConnState: func(_ net.Conn, st http.ConnState) {
+		ConnState: func(c net.Conn, st http.ConnState) {
+			s.guard.state(c, st)
 			switch st {
 			case http.StateNew:
 				s.conns.Add(1)
@@ -74,7 +83,7 @@ func serve(ep Listener, r *Receiver, l limits) *Server {
 	}
 	go func() {
 		defer close(s.done)
-		_ = s.srv.Serve(netutil.LimitListener(ep, l.maxConns))
+		_ = s.srv.Serve(s.guard)
 	}()
 	return s
 }
@@ -112,7 +121,7 @@ func (s *Server) Close() error {
 		if err := s.srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
 			_ = s.srv.Close()
 		}
-		if err := s.ep.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := s.guard.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.err = err
 		}
 		<-s.done

@@ -18,8 +18,8 @@ import (
 	"github.com/hf-cli/hf/pkg/config"
 	"github.com/hf-cli/hf/pkg/endpoint"
 	"github.com/hf-cli/hf/pkg/higgsfield"
-	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/signature"
 	"github.com/hf-cli/hf/pkg/tunnel"
 )
 
@@ -199,7 +199,12 @@ func checkDelivery(ctx context.Context, opts *Options, ep *endpoint.Webhook, sec
 		msgID, now := "msg_"+id, time.Now()
 		req.Header.Set("webhook-id", msgID)
 		req.Header.Set("webhook-timestamp", fmt.Sprint(now.Unix()))
-		req.Header.Set("webhook-signature", hftest.Sign(secret, msgID, now, body))
+		sig, err := signature.Sign(secret, msgID, now, body)
+		if err != nil {
+			s.Detail = err.Error()
+			return s
+		}
+		req.Header.Set("webhook-signature", sig)
 	}
 	start := time.Now()
 	resp, err := (&http.Client{Timeout: opts.DeliveryTimeout}).Do(req)

@@ -98,14 +98,27 @@ func client(f *cmdutil.Factory, o cmdutil.ClientOptions) (*higgsfield.Client, er
 	if base == "" {
 		base = cfg.String("base_url")
 	}
-	return higgsfield.New(higgsfield.Options{
+	c, err := higgsfield.New(higgsfield.Options{
 		BaseURL:     base,
 		Credentials: creds,
 		UserAgent:   "hf/" + f.Version,
 		Debug:       debugWriter(f, cfg),
 		OnRetry:     o.OnRetry,
+		Secrets:     []string{cfg.String("webhook.secret")},
 	})
+	if err == nil {
+		clientWarnings.Do(func() {
+			for _, w := range c.Warnings() {
+				fmt.Fprintln(f.IOStreams.ErrOut, "hf: warning: "+w)
+			}
+		})
+	}
+	return c, err
 }
+
+// clientWarnings shows the client's configuration warnings (a plain-http
+// base URL) once per process, however many clients are built.
+var clientWarnings sync.Once
 
 // openJournal opens the journal ($XDG_STATE_HOME/hf); the sandbox keeps its
 // own beside it so fake requests never mix with real ones.

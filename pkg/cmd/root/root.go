@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"os"
 	"os/signal"
@@ -94,6 +96,11 @@ progress goes to stderr.`,
 // SIGINT cancels the command's context with job.ErrInterrupt (the job then
 // cancels a queued request or detaches); a second one exits at once.
 func Main(ver string, args []string) int {
+	// net/http reports peers' protocol violations (an answer longer than
+	// its Content-Length, a stray byte on an idle connection) through the
+	// standard logger, straight to stderr. hf logs nothing there itself:
+	// silence it so only hf's own lines reach the terminal.
+	log.SetOutput(io.Discard)
 	f := factory.New(ver)
 	ios := f.IOStreams
 	ctx, cancel := context.WithCancelCause(context.Background())

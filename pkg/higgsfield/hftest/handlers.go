@@ -154,6 +154,10 @@ func (s *Server) endpoint(ep Endpoint, api bool, h http.HandlerFunc) http.Handle
 			if !hw.wrote {
 				hw.WriteHeader(http.StatusOK)
 			}
+		case f.Hang:
+			s.hang(r)
+		case f.Overlong > 0:
+			s.overlong(hw, r, f.Overlong, handle)
 		case f.Truncate > 0:
 			handle(&truncWriter{ResponseWriter: hw, left: f.Truncate}, r)
 			_ = http.NewResponseController(hw).Flush()

@@ -2,20 +2,16 @@
 // submit, status, cancel, upload, estimate, an asset host on a second origin,
 // signed webhook deliveries, and knobs to inject faults and inspect every
 // request it saw. Tests across the project use it, and so does the shipped
-// binary's --sandbox mode, so it depends on nothing but the standard library
-// and github.com/google/uuid.
+// binary's --sandbox mode, so it depends on nothing but the standard library,
+// github.com/google/uuid and the leaf pkg/signature (Standard Webhooks).
 package hftest
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -118,6 +114,9 @@ type Fault struct {
 	Truncate int64
 	// Times is how many matching requests the fault applies to; 0 means 1.
 	Times int
+	// Hang and Overlong are described in faults.go.
+	Hang     bool
+	Overlong int
 }
 
 // WebhookFault changes the webhook deliveries of the next jobs created with
@@ -334,19 +333,4 @@ func (s *Server) Deliveries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.deliveries
-}
-
-// Sign returns the Standard Webhooks signature "v1,<base64>" of body:
-// HMAC-SHA256 keyed with the base64 part of secret ("whsec_..."), over
-// "msgID.unixSeconds.body". A secret that is not base64 is used as raw bytes.
-func Sign(secret, msgID string, ts time.Time, body []byte) string {
-	raw := strings.TrimPrefix(secret, "whsec_")
-	key, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		key = []byte(raw)
-	}
-	mac := hmac.New(sha256.New, key)
-	fmt.Fprintf(mac, "%s.%d.", msgID, ts.Unix())
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }

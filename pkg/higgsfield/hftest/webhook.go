@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/hf-cli/hf/pkg/signature"
 )
 
 const (
@@ -72,7 +74,11 @@ func (s *Server) post(hook, msgID string, payload []byte) bool {
 	req.Header.Set("webhook-id", msgID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
 	if secret != "" {
-		req.Header.Set("webhook-signature", Sign(secret, msgID, now, payload))
+		// A malformed secret sends the delivery unsigned, as a misconfigured
+		// sender would; the receiver then rejects it.
+		if sig, err := signature.Sign(secret, msgID, now, payload); err == nil {
+			req.Header.Set("webhook-signature", sig)
+		}
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
