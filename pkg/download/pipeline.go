@@ -35,15 +35,18 @@ func (t *transfer) copyBody(body io.Reader, tick func()) error {
 	hashed := make(chan struct{})
 	var werr error
 	var failed atomic.Bool
+	var inflight atomic.Int32 // chunks handed to the writer and not yet written
 
 	go func() { // writer
 		defer close(toHash)
 		for b := range toWrite {
 			if werr != nil {
+				inflight.Add(-1)
 				free <- b[:0]
 				continue
 			}
 			n, err := t.w.Write(b)
+			inflight.Add(-1)
 			if err == nil && n < len(b) {
 				err = io.ErrShortWrite
 			}
@@ -76,8 +79,11 @@ func (t *transfer) copyBody(body io.Reader, tick func()) error {
 			buf = make([]byte, chunkSize)
 		}
 		buf = buf[:cap(buf)]
+		// Fill the chunk while the writer is busy anyway; hand it over at
+		// once when the writer is idle, so that a slow host's bytes reach
+		// the part (and survive a kill) without waiting for a full chunk.
 		n := 0
-		for n < len(buf) && rerr == nil {
+		for n < len(buf) && rerr == nil && (n == 0 || inflight.Load() > 0) {
 			var m int
 			m, rerr = body.Read(buf[n:])
 			if m > 0 {
@@ -90,6 +96,7 @@ func (t *transfer) copyBody(body io.Reader, tick func()) error {
 		}
 		read += int64(n)
 		if n > 0 {
+			inflight.Add(1)
 			toWrite <- buf[:n]
 		} else {
 			free <- buf[:0]

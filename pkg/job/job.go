@@ -143,7 +143,11 @@ func (e *DownloadError) Error() string {
 	if errors.As(e.Err, &exists) {
 		// Not --clobber: with a template, the taken name may be another
 		// request's output. A name with the request id is this one's own.
-		return fmt.Sprintf("%s; the outputs are safe, save them under their own names: hf download %s -o '%s'", exists.Error(), e.RequestID, download.DefaultTemplate)
+		what := exists.Path + " already exists"
+		if exists.Owner != "" {
+			what = exists.Path + " is the saved output of request " + exists.Owner
+		}
+		return fmt.Sprintf("%s; the outputs are safe, save them under their own names: hf download %s -o '%s'", what, e.RequestID, download.DefaultTemplate)
 	}
 	var capped *OutputsCappedError
 	if errors.As(e.Err, &capped) && e.Err == error(capped) {

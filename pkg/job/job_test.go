@@ -734,3 +734,79 @@ func tmpl(s string) download.Template {
 	}
 	return t
 }
+
+func TestGenerateDownloadLimits(t *testing.T) {
+	t.Run("a stalled download resumes with Range", func(t *testing.T) {
+		f := setup(t, 10*time.Millisecond, 10*time.Millisecond)
+		f.runner.Fetcher = &download.Fetcher{StallTimeout: 200 * time.Millisecond}
+		f.srv.InjectAsset(hftest.AssetFault{Hang: true, HangAfter: 1000})
+		res, err := f.runner.Generate(ctxT(t), f.spec(map[string]any{"prompt": "x"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, _ := f.srv.Job(res.RequestID)
+		data, err := os.ReadFile(res.Files[0].Path)
+		if err != nil || sha(data) != j.Assets[0].SHA256 {
+			t.Fatalf("saved bytes differ from the asset (%v)", err)
+		}
+		var ranges []string
+		for _, h := range f.srv.Hits() {
+			if h.Endpoint == hftest.AssetEP {
+				ranges = append(ranges, h.Range)
+			}
+		}
+		if !slices.Equal(ranges, []string{"", "bytes=1000-"}) {
+			t.Errorf("asset Range headers %q, want a resume at byte 1000", ranges)
+		}
+	})
+	t.Run("--timeout covers the download", func(t *testing.T) {
+		f := setup(t, 10*time.Millisecond, 10*time.Millisecond)
+		f.srv.SetImageSize(8, 8)
+		f.srv.InjectAsset(hftest.AssetFault{Drip: 50 * time.Millisecond})
+		spec := f.spec(map[string]any{"prompt": "x"})
+		spec.Timeout = time.Second
+		start := time.Now()
+		_, err := f.runner.Generate(ctxT(t), spec)
+		var te *TimeoutError
+		if !errors.As(err, &te) || !te.Downloading || !strings.Contains(err.Error(), "hf download "+te.RequestID) {
+			t.Fatalf("err = %v, want a TimeoutError while downloading", err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("returned after %v, want about the 1s timeout", d)
+		}
+	})
+	t.Run("outputs beyond the cap are reported", func(t *testing.T) {
+		f := setup(t, 10*time.Millisecond, 10*time.Millisecond)
+		f.srv.SetImageSize(8, 8)
+		f.srv.SetOutputs(higgsfield.MaxOutputs+3, "")
+		res, err := f.runner.Generate(ctxT(t), f.spec(map[string]any{"prompt": "x"}))
+		var de *DownloadError
+		var capped *OutputsCappedError
+		if !errors.As(err, &de) || !errors.As(err, &capped) || capped.Total != higgsfield.MaxOutputs+3 {
+			t.Fatalf("err = %v, want a DownloadError for the outputs dropped", err)
+		}
+		if strings.Contains(err.Error(), "retry") || len(res.Files) != higgsfield.MaxOutputs {
+			t.Errorf("err %q with %d files saved", err, len(res.Files))
+		}
+	})
+}
+
+func TestDownloadErrorAdvice(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		want, not string
+	}{
+		{name: "taken name", err: &download.ExistsError{Path: "fixed-1.png"}, want: "hf download ID -o '{id}-{index}.{ext}'", not: "clobber"},
+		{name: "another request's output", err: &download.ExistsError{Path: "fixed-2.png", Owner: "A"}, want: "fixed-2.png is the saved output of request A", not: "clobber"},
+		{name: "network", err: errors.New("connection reset"), want: "retry with: hf download ID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := (&DownloadError{RequestID: "ID", Err: tt.err}).Error()
+			if !strings.Contains(msg, tt.want) || tt.not != "" && strings.Contains(msg, tt.not) {
+				t.Errorf("%q: want %q, without %q", msg, tt.want, tt.not)
+			}
+		})
+	}
+}

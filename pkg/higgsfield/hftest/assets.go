@@ -58,8 +58,9 @@ func (s *Server) SetAssetDefaults(f AssetFault) {
 }
 
 // SetOutputs makes image jobs created afterwards have n outputs (0 restores
-// the usual num_images, at most 4) served with contentType ("" keeps
-// image/png; the bytes stay PNG).
+// the usual num_images, at most 4) served with contentType under URLs
+// without an extension ("" keeps image/png and .png URLs; the bytes stay
+// PNG either way).
 func (s *Server) SetOutputs(n int, contentType string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,8 +105,9 @@ func (s *Server) renderOutputs(id, model string, body map[string]any, w, h int) 
 		}
 	}
 	if ct != "" {
+		// The URL names no extension then: only the type can give one.
 		for i := range files {
-			files[i].contentType = ct
+			files[i].contentType, files[i].name = ct, strconv.Itoa(i)
 		}
 	}
 	return files
