@@ -239,12 +239,11 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, t Target) (File, err
 	}
 	if err := tr.run(ctx); err != nil {
 		var saved *savedError
+		var ee *ExistsError
 		switch {
 		case errors.As(err, &saved):
 			return saved.file, nil
-		case errors.As(err, new(*ExistsError)):
-			var ee *ExistsError
-			errors.As(err, &ee)
+		case errors.As(err, &ee):
 			return File{}, ee
 		}
 		var de *Error
