@@ -727,6 +727,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 // values (signed asset URLs carry their signature in the query).
 func redact(raw string) string { return redactpkg.URL(raw) }
 
+// SameAsset reports whether two output URLs name the same asset: equal but
+// for their query and fragment (asset URLs may be re-signed between answers).
+func SameAsset(a, b string) bool { return stripQuery(a) == stripQuery(b) }
+
 // stripQuery drops a URL's query and fragment: asset URLs may be re-signed
 // between answers while naming the same bytes.
 func stripQuery(u string) string {

@@ -492,16 +492,11 @@ func absolute(files []journal.File) []journal.File {
 // URLs may be re-signed between answers, so the query is not compared.
 func saved(have []journal.File, rawURL string) (journal.File, bool) {
 	for _, f := range have {
-		if stripQuery(f.URL) == stripQuery(rawURL) && download.Matches(f.Path, f.Bytes, f.SHA256) {
+		if download.SameAsset(f.URL, rawURL) && download.Matches(f.Path, f.Bytes, f.SHA256) {
 			return f, true
 		}
 	}
 	return journal.File{}, false
-}
-
-func stripQuery(u string) string {
-	u, _, _ = strings.Cut(u, "?")
-	return u
 }
 
 // wait resolves st's request to a terminal status within wctx. On
