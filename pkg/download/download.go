@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	redactpkg "github.com/hf-cli/hf/pkg/redact"
@@ -137,7 +138,8 @@ func NewClient(wrap func(http.RoundTripper) http.RoundTripper) *http.Client {
 	return &http.Client{Transport: rt}
 }
 
-var defaultClient = NewClient(nil)
+// defaultClient is built on first use, not at start-up.
+var defaultClient = sync.OnceValue(func() *http.Client { return NewClient(nil) })
 
 // Precheck returns an *ExistsError if the path rendered from t (with
 // t.Vars.Ext as given) exists and t.Clobber is off, or is another
@@ -610,7 +612,7 @@ func (t *transfer) get(ctx context.Context, ranged bool) (*http.Response, error)
 	}
 	client := t.f.Client
 	if client == nil {
-		client = defaultClient
+		client = defaultClient()
 	}
 	resp, err := client.Do(req)
 	if err != nil {
