@@ -759,3 +759,31 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// Limits reads the user's download settings: maxBytes ("" for the default;
+// a byte count with an optional k/M/G/T suffix, binary multiples, e.g.
+// "512MiB" or "16G") and stall (a duration of at least 1s; "" for the
+// default). Errors name the setting and fit on one line.
+func Limits(maxBytes, stall string) (int64, time.Duration, error) {
+	var n int64
+	var d time.Duration
+	if s := strings.TrimSpace(maxBytes); s != "" {
+		num := strings.TrimRight(s, "kKmMgGtTiIbB ")
+		v, err := strconv.ParseInt(num, 10, 64)
+		shift := map[string]uint{"": 0, "b": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20,
+			"g": 30, "gb": 30, "gib": 30, "t": 40, "tb": 40, "tib": 40}
+		sh, ok := shift[strings.ToLower(strings.TrimSpace(s[len(num):]))]
+		if err != nil || !ok || v <= 0 || v > (1<<62)>>sh {
+			return 0, 0, fmt.Errorf("download.max_bytes %q is not a size (e.g. 8GiB, 500MB, 1048576)", maxBytes)
+		}
+		n = v << sh
+	}
+	if s := strings.TrimSpace(stall); s != "" {
+		v, err := time.ParseDuration(s)
+		if err != nil || v < time.Second {
+			return 0, 0, fmt.Errorf("download.stall_timeout %q must be a duration of at least 1s (e.g. 30s, 2m)", stall)
+		}
+		d = v
+	}
+	return n, d, nil
+}

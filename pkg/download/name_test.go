@@ -132,3 +132,39 @@ func TestExtFor(t *testing.T) {
 		}
 	}
 }
+
+func TestLimits(t *testing.T) {
+	tests := []struct {
+		max, stall string
+		wantMax    int64
+		wantStall  time.Duration
+		wantErr    string
+	}{
+		{},
+		{max: "1048576", wantMax: 1 << 20},
+		{max: "8GiB", wantMax: 8 << 30},
+		{max: "500MB", wantMax: 500 << 20},
+		{max: "16g", wantMax: 16 << 30},
+		{max: "2 KiB", wantMax: 2 << 10},
+		{stall: "2m", wantStall: 2 * time.Minute},
+		{max: "lots", wantErr: "download.max_bytes"},
+		{max: "0", wantErr: "download.max_bytes"},
+		{max: "-5", wantErr: "download.max_bytes"},
+		{max: "5PB", wantErr: "download.max_bytes"},
+		{max: "9999999999T", wantErr: "download.max_bytes"},
+		{stall: "1ns", wantErr: "at least 1s"},
+		{stall: "soon", wantErr: "download.stall_timeout"},
+	}
+	for _, tt := range tests {
+		n, d, err := Limits(tt.max, tt.stall)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Limits(%q, %q) = %d, %v, %v; want an error about %s", tt.max, tt.stall, n, d, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || n != tt.wantMax || d != tt.wantStall {
+			t.Errorf("Limits(%q, %q) = %d, %v, %v; want %d, %v", tt.max, tt.stall, n, d, err, tt.wantMax, tt.wantStall)
+		}
+	}
+}
