@@ -134,11 +134,13 @@ func duration(ts *testscript.TestScript, s string) time.Duration {
 
 // fakeCmds are the subcommands of "fake": usage, whether "!" is allowed,
 // and what they do.
-var fakeCmds = map[string]struct {
+type fakeCmd struct {
 	usage string
 	neg   bool
 	run   func(ts *testscript.TestScript, srv *hftest.Server, neg bool, args []string)
-}{
+}
+
+var fakeCmds = map[string]fakeCmd{
 	"outcome": {"outcome completed|failed|nsfw|canceled [message]", false, func(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
 		if len(args) < 1 || len(args) > 2 {
 			ts.Fatalf("usage: fake outcome STATUS [message]")

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -61,18 +60,20 @@ func (o *OutputFlags) Register(cmd *cobra.Command, dirDefault string) {
 // Resolve validates the flags into a job.Output. Empty fields stay empty
 // (the caller or the journal fills them).
 func (o *OutputFlags) Resolve(ios *iostreams.IOStreams, jsonOut bool) (job.Output, error) {
-	out := job.Output{Dir: o.Dir, Template: o.Output, Clobber: o.Clobber}
+	out := job.Output{Dir: o.Dir, Clobber: o.Clobber}
 	if o.Output == "-" {
 		if jsonOut {
 			return out, FlagErrorf("-o - writes the file to stdout, which --json needs for its object; use one or the other")
 		}
-		out.Template, out.Stdout = "", ios.Out
+		out.Stdout = ios.Out
 		return out, nil
 	}
-	if out.Template != "" {
-		if _, err := download.Render(out.Template, download.Vars{ID: "id", Model: "m", Index: 1, Count: 1, Ext: "png", Now: time.Now()}); err != nil {
+	if o.Output != "" {
+		t, err := download.ParseTemplate(o.Output)
+		if err != nil {
 			return out, &FlagError{Err: fmt.Errorf("invalid -o template: %w", err)}
 		}
+		out.Template = t
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
 )
@@ -27,10 +28,10 @@ func TestOutputFlagsResolve(t *testing.T) {
 	}{
 		{name: "empty stays empty", want: job.Output{}},
 		{name: "dir and clobber pass through", flags: cmdutil.OutputFlags{Dir: "out", Clobber: true}, want: job.Output{Dir: "out", Clobber: true}},
-		{name: "valid template kept", flags: cmdutil.OutputFlags{Dir: "d", Output: "fox-{index}.{ext}"}, want: job.Output{Dir: "d", Template: "fox-{index}.{ext}"}},
+		{name: "valid template kept", flags: cmdutil.OutputFlags{Dir: "d", Output: "fox-{index}.{ext}"}, want: job.Output{Dir: "d", Template: tmpl("fox-{index}.{ext}")}},
 		{name: "every placeholder", flags: cmdutil.OutputFlags{Output: "{date}/{model}/{id}-{index}of{count}.{ext}"},
-			want: job.Output{Template: "{date}/{model}/{id}-{index}of{count}.{ext}"}},
-		{name: "valid template with --json", flags: cmdutil.OutputFlags{Output: "{id}.{ext}"}, json: true, want: job.Output{Template: "{id}.{ext}"}},
+			want: job.Output{Template: tmpl("{date}/{model}/{id}-{index}of{count}.{ext}")}},
+		{name: "valid template with --json", flags: cmdutil.OutputFlags{Output: "{id}.{ext}"}, json: true, want: job.Output{Template: tmpl("{id}.{ext}")}},
 		{name: "-o - goes to stdout", flags: cmdutil.OutputFlags{Output: "-", Dir: "d"}, want: job.Output{Dir: "d"}, stdout: true},
 		{name: "-o - with --json", flags: cmdutil.OutputFlags{Output: "-"}, json: true, errHas: "-o - writes the file to stdout"},
 		{name: "unknown placeholder", flags: cmdutil.OutputFlags{Output: "{nope}.png"}, errHas: "invalid -o template", errQuote: `"{nope}.png"`},
@@ -56,7 +57,7 @@ func TestOutputFlagsResolve(t *testing.T) {
 				t.Fatalf("Stdout = %v, want ios.Out: %v", got.Stdout, tt.stdout)
 			}
 			got.Stdout = nil
-			if got.Dir != tt.want.Dir || got.Template != tt.want.Template || got.Clobber != tt.want.Clobber || got.Have != nil {
+			if got.Dir != tt.want.Dir || got.Template.String() != tt.want.Template.String() || got.Clobber != tt.want.Clobber || got.Have != nil {
 				t.Fatalf("Resolve = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -177,4 +178,13 @@ func TestRequestIDArg(t *testing.T) {
 			t.Errorf("%q: err = %v, want a FlagError", id, err)
 		}
 	}
+}
+
+// tmpl parses a template the test knows to be valid.
+func tmpl(s string) download.Template {
+	t, err := download.ParseTemplate(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -21,18 +21,20 @@ import (
 // EnvBindings maps config keys to the environment variables that set them
 // (first listed wins). Read it, do not change it.
 var EnvBindings = map[string][]string{
-	"base_url":              {"HF_BASE_URL"},
-	"debug":                 {"HF_DEBUG"},
-	"ngrok.authtoken":       {"HF_NGROK_AUTHTOKEN", "NGROK_AUTHTOKEN"},
-	"ngrok.url":             {"HF_NGROK_URL"},
-	"ngrok.connect_url":     {"HF_NGROK_CONNECT_URL"},
-	"ngrok.root_cas":        {"HF_NGROK_ROOT_CAS"},
-	"ngrok.connect_timeout": {"HF_NGROK_CONNECT_TIMEOUT"},
-	"webhook.secret":        {"HF_WEBHOOK_SECRET"},
-	"webhook.via":           {"HF_VIA"},
-	"generate.timeout":      {"HF_TIMEOUT"},
-	"webhook.listen":        {"HF_LISTEN"},
-	"webhook.url":           {"HF_WEBHOOK_URL"},
+	"base_url":               {"HF_BASE_URL"},
+	"debug":                  {"HF_DEBUG"},
+	"ngrok.authtoken":        {"HF_NGROK_AUTHTOKEN", "NGROK_AUTHTOKEN"},
+	"ngrok.url":              {"HF_NGROK_URL"},
+	"ngrok.connect_url":      {"HF_NGROK_CONNECT_URL"},
+	"ngrok.root_cas":         {"HF_NGROK_ROOT_CAS"},
+	"ngrok.connect_timeout":  {"HF_NGROK_CONNECT_TIMEOUT"},
+	"webhook.secret":         {"HF_WEBHOOK_SECRET"},
+	"webhook.via":            {"HF_VIA"},
+	"generate.timeout":       {"HF_TIMEOUT"},
+	"webhook.listen":         {"HF_LISTEN"},
+	"webhook.url":            {"HF_WEBHOOK_URL"},
+	"download.max_bytes":     {"HF_MAX_DOWNLOAD"},
+	"download.stall_timeout": {"HF_STALL_TIMEOUT"},
 }
 
 // CredentialEnv are the environment variables Credentials reads, in order.

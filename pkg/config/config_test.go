@@ -383,7 +383,7 @@ func TestEnvVarsCoversEveryVariable(t *testing.T) {
 	}
 	want := append([]string{"HF_CONFIG", "HF_BASE_URL", "HF_DEBUG", "HF_TIMEOUT", "NGROK_AUTHTOKEN", "HF_NGROK_AUTHTOKEN",
 		"HF_NGROK_URL", "HF_NGROK_CONNECT_URL", "HF_NGROK_ROOT_CAS", "HF_NGROK_CONNECT_TIMEOUT", "HF_WEBHOOK_SECRET",
-		"HF_VIA", "HF_LISTEN", "HF_WEBHOOK_URL"}, credentialEnv...)
+		"HF_VIA", "HF_LISTEN", "HF_WEBHOOK_URL", "HF_MAX_DOWNLOAD", "HF_STALL_TIMEOUT"}, credentialEnv...)
 	for _, k := range want {
 		if !got[k] {
 			t.Errorf("EnvVars() misses %s", k)

@@ -2,6 +2,7 @@ package download
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -73,6 +74,16 @@ func getJSON(t *testing.T, method, url, body string, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// tmpl parses a template the test knows to be valid.
+func tmpl(t *testing.T, s string) Template {
+	t.Helper()
+	tp, err := ParseTemplate(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
 }
 
 func setup(t *testing.T) (*hftest.Server, string, string, hftest.Asset) {
@@ -180,26 +191,81 @@ func TestFetch(t *testing.T) {
 	}
 }
 
-func TestFetchResumesExistingPart(t *testing.T) {
+// assetETag is the validator the fake gives for url.
+func assetETag(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Head(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("ETag") == "" {
+		t.Fatal("the fake sent no ETag")
+	}
+	return resp.Header.Get("ETag")
+}
+
+// seedPart leaves a part (and, unless m is nil, its binding) as an earlier
+// run would.
+func seedPart(t *testing.T, final string, data []byte, m *meta) {
+	t.Helper()
+	if err := os.WriteFile(final+".part", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if m != nil {
+		b, _ := json.Marshal(m)
+		if err := os.WriteFile(final+".part.meta", b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func assetHits(srv *hftest.Server) []hftest.Hit {
+	var out []hftest.Hit
+	for _, h := range srv.Hits() {
+		if h.Endpoint == hftest.AssetEP {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// A part is resumed only for the same request and URL, with If-Range on
+// the validator the host gave; anything else is discarded, never appended to.
+func TestFetchPartBinding(t *testing.T) {
 	srv, id, url, asset := setup(t)
 	data := assetData(t, url)
+	etag := assetETag(t, url)
+	other := bytes.Repeat([]byte{0xAA}, 5000) // another request's bytes
+	bound := func(mut func(m *meta)) *meta {
+		m := &meta{RequestID: id, URL: stripQuery(url), Validator: etag}
+		if mut != nil {
+			mut(m)
+		}
+		return m
+	}
 	tests := []struct {
-		name      string
-		part      []byte
-		wantRange string
+		name       string
+		part       []byte
+		meta       *meta
+		wantRanges []string
 	}{
-		{name: "prefix", part: data[:5000], wantRange: "bytes=5000-"},
-		{name: "complete part (416)", part: data, wantRange: "bytes=" + strconv.Itoa(len(data)) + "-"},
-		{name: "part longer than the asset starts over", part: append(bytes.Clone(data), "junk"...), wantRange: "bytes=" + strconv.Itoa(len(data)+4) + "-"},
+		{name: "bound prefix is resumed", part: data[:5000], meta: bound(nil), wantRanges: []string{"", "bytes=5000-"}},
+		{name: "bound complete part (416)", part: data, meta: bound(nil), wantRanges: []string{"", "bytes=" + strconv.Itoa(len(data)) + "-"}},
+		{name: "bound part longer than the asset starts over", part: append(bytes.Clone(data), "junk"...), meta: bound(nil),
+			wantRanges: []string{"", "bytes=" + strconv.Itoa(len(data)+4) + "-", ""}},
+		{name: "part without binding is discarded", part: other, wantRanges: []string{""}},
+		{name: "part of another request is discarded", part: other, meta: bound(func(m *meta) { m.RequestID = "another-request" }), wantRanges: []string{""}},
+		{name: "part of another URL is discarded", part: other, meta: bound(func(m *meta) { m.URL += "x" }), wantRanges: []string{""}},
+		{name: "part of older bytes is discarded", part: other, meta: bound(func(m *meta) { m.Validator = `"old"` }), wantRanges: []string{""}},
+		{name: "part without validator is discarded", part: data[:5000], meta: bound(func(m *meta) { m.Validator = "" }), wantRanges: []string{""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			final := filepath.Join(dir, id+"-1.png")
-			if err := os.WriteFile(final+".part", tt.part, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			before := len(assetRanges(srv))
+			seedPart(t, final, tt.part, tt.meta)
+			before := len(assetHits(srv))
 			got, err := (&Fetcher{}).Fetch(context.Background(), url, Target{Dir: dir, Vars: Vars{ID: id, Index: 1}})
 			if err != nil {
 				t.Fatal(err)
@@ -207,11 +273,290 @@ func TestFetchResumesExistingPart(t *testing.T) {
 			if got.SHA256 != asset.SHA256 || got.Bytes != asset.Size || fileSHA(t, final) != asset.SHA256 {
 				t.Errorf("got %+v; want sha256 %s, %d bytes", got, asset.SHA256, asset.Size)
 			}
-			ranges := assetRanges(srv)[before:]
-			if len(ranges) < 2 || ranges[1] != tt.wantRange {
-				t.Errorf("asset requests' Range = %q, want the second to be %q", ranges, tt.wantRange)
+			hits := assetHits(srv)[before:]
+			var ranges []string
+			for _, h := range hits {
+				ranges = append(ranges, h.Range)
+				if h.Range != "" && h.IfRange != etag {
+					t.Errorf("Range %q sent with If-Range %q, want %q", h.Range, h.IfRange, etag)
+				}
+			}
+			if strings.Join(ranges, "|") != strings.Join(tt.wantRanges, "|") {
+				t.Errorf("asset requests' Range = %q, want %q", ranges, tt.wantRanges)
 			}
 			noPart(t, dir)
+		})
+	}
+}
+
+// The bytes behind a URL change between two runs: the part left by the
+// first is not resumed into the second's file, whether the host honours
+// If-Range, ignores it, or only gives Last-Modified.
+func TestFetchChangedAsset(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault hftest.AssetFault
+	}{
+		{name: "ETag"},
+		{name: "host ignores If-Range", fault: hftest.AssetFault{IgnoreIfRange: true, Times: 10}},
+		{name: "Last-Modified only", fault: hftest.AssetFault{NoETag: true, Times: 10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, id, url, _ := setup(t)
+			srv.Inject(hftest.Fault{Endpoint: hftest.AssetEP, Truncate: 3000})
+			dir := t.TempDir()
+			f := &Fetcher{Retries: -1}
+			tg := Target{Dir: dir, Vars: Vars{ID: id, Index: 1}}
+			if _, err := f.Fetch(context.Background(), url, tg); err == nil {
+				t.Fatal("the cut first run succeeded")
+			}
+			changed, err := srv.ChangeAsset(id, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.InjectAsset(tt.fault)
+			got, err := (&Fetcher{}).Fetch(context.Background(), url, tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum := fileSHA(t, got.Path); sum != changed.SHA256 || got.SHA256 != changed.SHA256 {
+				t.Errorf("saved sha256 %s (recorded %s), want what the host serves now: %s", sum, got.SHA256, changed.SHA256)
+			}
+			noPart(t, dir)
+		})
+	}
+}
+
+// Two Fetches of one output into one directory at once: the second waits
+// for the first's lock, then finds the output saved.
+func TestFetchConcurrent(t *testing.T) {
+	srv := hftest.New(hftest.WithTiming(5*time.Millisecond, 5*time.Millisecond))
+	t.Cleanup(srv.Close)
+	srv.SetImageSize(8, 8)
+	id, url, asset := generate(t, srv)
+	srv.InjectAsset(hftest.AssetFault{Drip: 2 * time.Millisecond})
+	dir := t.TempDir()
+	tg := Target{Dir: dir, Vars: Vars{ID: id, Index: 1}}
+	type result struct {
+		f   File
+		err error
+		at  time.Time
+	}
+	results := make(chan result, 2)
+	fetch := func() {
+		f, err := (&Fetcher{}).Fetch(context.Background(), url, tg)
+		results <- result{f, err, time.Now()}
+	}
+	go fetch()
+	for deadline := time.Now().Add(5 * time.Second); len(assetHits(srv)) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first Fetch never reached the asset host")
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the first holds the part now
+	go fetch()
+	a, b := <-results, <-results
+	for _, r := range []result{a, b} {
+		if r.err != nil {
+			t.Fatalf("Fetch: %v", r.err)
+		}
+		if r.f.Path != filepath.Join(dir, id+"-1.png") || r.f.SHA256 != asset.SHA256 {
+			t.Errorf("Fetch = %+v, want %s with sha256 %s", r.f, id+"-1.png", asset.SHA256)
+		}
+	}
+	if sum := fileSHA(t, a.f.Path); sum != asset.SHA256 {
+		t.Errorf("saved sha256 %s, want %s", sum, asset.SHA256)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the output", len(entries))
+	}
+}
+
+func TestFetchStall(t *testing.T) {
+	t.Run("hang after K bytes resumes with Range", func(t *testing.T) {
+		srv, id, url, asset := setup(t)
+		srv.InjectAsset(hftest.AssetFault{Hang: true, HangAfter: 1000})
+		start := time.Now()
+		got, err := (&Fetcher{StallTimeout: 200 * time.Millisecond}).Fetch(context.Background(), url, Target{Dir: t.TempDir(), Vars: Vars{ID: id, Index: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fileSHA(t, got.Path) != asset.SHA256 {
+			t.Errorf("saved bytes differ from the asset")
+		}
+		if r := assetRanges(srv); strings.Join(r, "|") != "|bytes=1000-" {
+			t.Errorf("Range headers %q, want a resume at byte 1000", r)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("took %v", d)
+		}
+	})
+	t.Run("silent before the headers", func(t *testing.T) {
+		srv, id, url, asset := setup(t)
+		srv.InjectAsset(hftest.AssetFault{Hang: true, HangAfter: 0})
+		got, err := (&Fetcher{StallTimeout: 200 * time.Millisecond}).Fetch(context.Background(), url, Target{Dir: t.TempDir(), Vars: Vars{ID: id, Index: 1}})
+		if err != nil || fileSHA(t, got.Path) != asset.SHA256 {
+			t.Fatalf("Fetch = %+v, %v", got, err)
+		}
+	})
+	t.Run("retries run out", func(t *testing.T) {
+		srv, id, url, _ := setup(t)
+		srv.InjectAsset(hftest.AssetFault{Hang: true, HangAfter: 100, Times: 10})
+		_, err := (&Fetcher{StallTimeout: 100 * time.Millisecond, Retries: 1}).Fetch(context.Background(), url, Target{Dir: t.TempDir(), Vars: Vars{ID: id, Index: 1}})
+		if err == nil || !strings.Contains(err.Error(), "no data for 100ms") {
+			t.Fatalf("err = %v, want a stall", err)
+		}
+	})
+	t.Run("a drip is bounded by the context", func(t *testing.T) {
+		srv, id, url, _ := setup(t)
+		srv.InjectAsset(hftest.AssetFault{Drip: 20 * time.Millisecond, Times: 10})
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := (&Fetcher{StallTimeout: time.Second}).Fetch(ctx, url, Target{Dir: t.TempDir(), Vars: Vars{ID: id, Index: 1}})
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+			t.Fatalf("err = %v after %v, want the deadline, promptly", err, time.Since(start))
+		}
+	})
+}
+
+// The size cap holds for announced and unannounced lengths, and for a
+// gzip-encoded body whose wire size is under it.
+func TestFetchSizeCap(t *testing.T) {
+	srv, id, url, asset := setup(t)
+	var wire bytes.Buffer
+	zw := gzip.NewWriter(&wire)
+	zw.Write(assetData(t, url))
+	zw.Close()
+	if int64(wire.Len()) >= asset.Size {
+		t.Fatalf("the asset does not compress (%d → %d)", asset.Size, wire.Len())
+	}
+	limit := (int64(wire.Len()) + asset.Size) / 2
+	tests := []struct {
+		name  string
+		fault hftest.AssetFault
+	}{
+		{name: "announced"},
+		{name: "gzip-encoded", fault: hftest.AssetFault{Gzip: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.InjectAsset(tt.fault)
+			dir := t.TempDir()
+			_, err := (&Fetcher{MaxBytes: limit}).Fetch(context.Background(), url, Target{Dir: dir, Vars: Vars{ID: id, Index: 1}})
+			var de *Error
+			if !errors.As(err, &de) || !de.Permanent || !strings.Contains(err.Error(), "more than the limit of") {
+				t.Fatalf("err = %v, want a permanent size error", err)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("left %d files behind", len(entries))
+			}
+		})
+	}
+	t.Run("gzip-encoded under the cap is saved decoded", func(t *testing.T) {
+		srv.InjectAsset(hftest.AssetFault{Gzip: true})
+		before := len(assetHits(srv))
+		got, err := (&Fetcher{}).Fetch(context.Background(), url, Target{Dir: t.TempDir(), Vars: Vars{ID: id, Index: 1}})
+		if err != nil || fileSHA(t, got.Path) != asset.SHA256 || got.Bytes != asset.Size {
+			t.Fatalf("Fetch = %+v, %v; want the decoded asset", got, err)
+		}
+		for _, h := range assetHits(srv)[before:] {
+			if h.AcceptEncoding != "identity" {
+				t.Errorf("Accept-Encoding %q, want identity", h.AcceptEncoding)
+			}
+		}
+	})
+}
+
+// A hard link planted at the part's path would have hf write outside the
+// output directory; a hard-linked target is not replaced.
+func TestFetchHardLinks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no link counts here")
+	}
+	_, id, url, asset := setup(t)
+	outside := filepath.Join(t.TempDir(), "victim")
+	writeMine(t, outside)
+	dir := t.TempDir()
+	final := filepath.Join(dir, id+"-1.png")
+	for _, p := range []string{final + ".part", final + ".part.meta"} {
+		if err := os.Link(outside, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := (&Fetcher{}).Fetch(context.Background(), url, Target{Dir: dir, Vars: Vars{ID: id, Index: 1}})
+	if err != nil || fileSHA(t, got.Path) != asset.SHA256 {
+		t.Fatalf("Fetch = %+v, %v", got, err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "mine" {
+		t.Errorf("the file outside -d now holds %q", b)
+	}
+
+	// --clobber on a target with another link: refused.
+	if err := os.Remove(final); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(outside, final); err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Fetcher{}).Fetch(context.Background(), url, Target{Dir: dir, Vars: Vars{ID: id, Index: 1}, Clobber: true})
+	if err == nil || !strings.Contains(err.Error(), "hard links") {
+		t.Errorf("err = %v, want a refusal to replace a hard-linked target", err)
+	}
+}
+
+// --clobber replaces a file hf knows nothing of, or this request's own
+// output, but not another request's recorded output unless the template
+// names that very file.
+func TestFetchClobberOwner(t *testing.T) {
+	_, id, url, asset := setup(t)
+	tests := []struct {
+		name, template, owner string
+		count                 int
+		wantOwner             string // "" when the file is replaced
+	}{
+		{name: "unknown file", template: "out.{ext}", count: 1},
+		{name: "own output", template: "out.{ext}", owner: "self", count: 1},
+		{name: "other's output, placeholder", template: "out.{ext}", owner: "other", count: 1, wantOwner: "other"},
+		{name: "other's output, index inserted", template: "out.png", owner: "other", count: 2, wantOwner: "other"},
+		{name: "other's output, exact path", template: "out.png", owner: "other", count: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			v := Vars{ID: id, Index: 1, Count: tt.count, Ext: "png"}
+			tg := Target{Dir: dir, Template: tmpl(t, tt.template), Vars: v, Clobber: true}
+			p, err := tg.path(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeMine(t, p)
+			tg.Owner = func(path string) string {
+				if abs, _ := filepath.Abs(p); path != abs {
+					t.Errorf("Owner(%q), want %q", path, abs)
+				}
+				return map[string]string{"self": id, "other": "other-request"}[tt.owner]
+			}
+			tg.Vars.Ext = ""
+			_, err = (&Fetcher{}).Fetch(context.Background(), url, tg)
+			if perr := Precheck(Target{Dir: dir, Template: tg.Template, Vars: v, Clobber: true, Owner: tg.Owner}); (perr != nil) != (tt.wantOwner != "") {
+				t.Errorf("Precheck = %v", perr)
+			}
+			var ee *ExistsError
+			if tt.wantOwner == "" {
+				if err != nil || fileSHA(t, p) != asset.SHA256 {
+					t.Fatalf("err = %v; want %s replaced", err, p)
+				}
+				return
+			}
+			if !errors.As(err, &ee) || ee.Owner != "other-request" || strings.Contains(err.Error(), "--clobber") {
+				t.Fatalf("err = %v, want an ExistsError naming the owner, without --clobber advice", err)
+			}
+			if b, _ := os.ReadFile(p); string(b) != "mine" {
+				t.Errorf("%s was replaced", p)
+			}
 		})
 	}
 }
@@ -308,7 +653,7 @@ func TestFetchNeverOverwrites(t *testing.T) {
 			_, id, url, asset := setup(t)
 			dir := t.TempDir()
 			final := filepath.Join(dir, "out.png")
-			target := Target{Dir: dir, Template: "out.{ext}", Vars: Vars{ID: id, Ext: "png"}, Clobber: tt.clobber}
+			target := Target{Dir: dir, Template: tmpl(t, "out.{ext}"), Vars: Vars{ID: id, Ext: "png"}, Clobber: tt.clobber}
 			f := &Fetcher{}
 			if tt.duringFetch {
 				planted := false
@@ -381,7 +726,7 @@ func TestFetchRefusesSymlinkedPart(t *testing.T) {
 	_, id, url, _ := setup(t)
 	dir := t.TempDir()
 	symlinkToVictim(t, filepath.Join(dir, "out.png.part"))
-	_, err := (&Fetcher{}).Fetch(context.Background(), url, Target{Dir: dir, Template: "out.{ext}", Vars: Vars{ID: id}})
+	_, err := (&Fetcher{}).Fetch(context.Background(), url, Target{Dir: dir, Template: tmpl(t, "out.{ext}"), Vars: Vars{ID: id}})
 	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("err = %v, want a refusal to write through the symlink", err)
 	}
@@ -398,9 +743,9 @@ func TestFetchTemplate(t *testing.T) {
 		t    Target
 		want string
 	}{
-		{name: "subdirectory per model", t: Target{Template: "{model}/{id}.{ext}", Vars: Vars{ID: id, Model: model}}, want: "higgsfield-ai_soul_standard/" + id + ".png"},
-		{name: "response type beats hint", t: Target{Template: "a.{ext}", ContentTypeHint: "video/mp4"}, want: "a.png"},
-		{name: "auto index", t: Target{Template: "b.{ext}", Vars: Vars{Index: 2, Count: 2}}, want: "b-2.png"},
+		{name: "subdirectory per model", t: Target{Template: tmpl(t, "{model}/{id}.{ext}"), Vars: Vars{ID: id, Model: model}}, want: "higgsfield-ai_soul_standard/" + id + ".png"},
+		{name: "response type beats hint", t: Target{Template: tmpl(t, "a.{ext}"), ContentTypeHint: "video/mp4"}, want: "a.png"},
+		{name: "auto index", t: Target{Template: tmpl(t, "b.{ext}"), Vars: Vars{Index: 2, Count: 2}}, want: "b-2.png"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -414,7 +759,7 @@ func TestFetchTemplate(t *testing.T) {
 			}
 		})
 	}
-	if _, err := (&Fetcher{}).Fetch(context.Background(), url, Target{Dir: dir, Template: "../{id}"}); err == nil || !strings.Contains(err.Error(), "outside") {
+	if _, err := ParseTemplate("../{id}"); err == nil || !strings.Contains(err.Error(), "outside") {
 		t.Errorf("escaping template: err = %v", err)
 	}
 }

@@ -147,7 +147,11 @@ func FuzzFetchName(f *testing.F) {
 			}
 			return &http.Response{StatusCode: 200, Header: h, Body: io.NopCloser(bytes.NewReader(payload)), ContentLength: int64(len(payload))}
 		})}}
-		target := Target{Dir: dir, Template: template, ContentTypeHint: hint,
+		tp, err := ParseTemplate(template)
+		if err != nil {
+			return
+		}
+		target := Target{Dir: dir, Template: tp, ContentTypeHint: hint,
 			Vars: Vars{ID: id, Model: "higgsfield-ai/soul/standard", Index: 1, Count: 1, Now: time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC)}}
 		file, err := fetcher.Fetch(context.Background(), "https://cdn.example"+urlPath, target)
 

@@ -95,12 +95,32 @@ func TestExtFor(t *testing.T) {
 		{"audio/x-wav", "", "wav"},
 		{"application/zip", "", "zip"},
 		{"model/gltf-binary", "", "glb"},
-		{"text/css", "", "css"}, // mime fallback
+		{"image/avif", "", "avif"},
+		{"image/heic", "", "heic"},
+		{"video/webm", "", "webm"},
+		{"audio/ogg", "", "ogg"},
+		{"audio/flac", "", "flac"},
+		{"audio/aac", "", "aac"},
+		{"audio/mp4", "", "m4a"},
+		{"model/gltf+json", "", "gltf"},
+		{"model/obj", "", "obj"},
+		{"model/vnd.usdz+zip", "", "usdz"},
+		{"model/ply", "", "ply"},
+		{"model/vnd.fbx", "", "fbx"},
+		{"text/jsx", "", "jsx"},
+		// Never the system's mime tables.
+		{"text/css", "", "bin"},
+		{"text/html", "", "bin"},
+		{"application/x-desktop", "", "bin"},
+		{"application/x-sh", "", "bin"},
+		{"", "https://cdn.example/run.desktop", "bin"},
+		{"", "https://cdn.example/run.sh", "bin"},
+		{"application/octet-stream", "https://cdn.example/scene.fbx", "fbx"},
 		{"application/octet-stream", "https://cdn.example/a/b/out.WEBP?sig=1", "webp"},
 		{"", "https://cdn.example/out.mp4#frag", "mp4"},
 		{"garbage/;;", "https://cdn.example/out.mp4", "mp4"},
 		{"", "https://cdn.example/out", "bin"},
-		{"", "https://cdn.example/out.tar.gz", "gz"},
+		{"", "https://cdn.example/out.tar.zip", "zip"},
 		{"", "https://cdn.example/out.exe%2F..%2Fsh", "bin"},
 		{"", "https://cdn.example/out.abcdefghijk", "bin"},
 		{"", "://bad", "bin"},
@@ -109,6 +129,42 @@ func TestExtFor(t *testing.T) {
 	for _, tt := range tests {
 		if got := ExtFor(tt.contentType, tt.url); got != tt.want {
 			t.Errorf("ExtFor(%q, %q) = %q, want %q", tt.contentType, tt.url, got, tt.want)
+		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	tests := []struct {
+		max, stall string
+		wantMax    int64
+		wantStall  time.Duration
+		wantErr    string
+	}{
+		{},
+		{max: "1048576", wantMax: 1 << 20},
+		{max: "8GiB", wantMax: 8 << 30},
+		{max: "500MB", wantMax: 500 << 20},
+		{max: "16g", wantMax: 16 << 30},
+		{max: "2 KiB", wantMax: 2 << 10},
+		{stall: "2m", wantStall: 2 * time.Minute},
+		{max: "lots", wantErr: "download.max_bytes"},
+		{max: "0", wantErr: "download.max_bytes"},
+		{max: "-5", wantErr: "download.max_bytes"},
+		{max: "5PB", wantErr: "download.max_bytes"},
+		{max: "9999999999T", wantErr: "download.max_bytes"},
+		{stall: "1ns", wantErr: "at least 1s"},
+		{stall: "soon", wantErr: "download.stall_timeout"},
+	}
+	for _, tt := range tests {
+		n, d, err := Limits(tt.max, tt.stall)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Limits(%q, %q) = %d, %v, %v; want an error about %s", tt.max, tt.stall, n, d, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || n != tt.wantMax || d != tt.wantStall {
+			t.Errorf("Limits(%q, %q) = %d, %v, %v; want %d, %v", tt.max, tt.stall, n, d, err, tt.wantMax, tt.wantStall)
 		}
 	}
 }

@@ -50,7 +50,7 @@ var outputRank = map[string]int{"images": 0, "video": 1, "videos": 2, "audio": 3
 //
 // Invariants: no panic; memory allocated grows linearly with the body; on
 // success the status is non-empty and normalised, Terminal() agrees with
-// it, Raw is a private copy of the input, there are at most maxOutputs
+// it, Raw is a private copy of the input, there are at most MaxOutputs
 // outputs, each with a non-empty URL and a Field naming a key of the body,
 // in the documented order, the same on every parse; the flattened error
 // text is one line; a decoding error is one line too.
@@ -94,8 +94,8 @@ func FuzzParseStatus(f *testing.F) {
 			t.Fatal("Raw aliases the caller's buffer")
 		}
 
-		if len(st.Outputs) > maxOutputs {
-			t.Fatalf("%d outputs, more than the cap %d", len(st.Outputs), maxOutputs)
+		if len(st.Outputs) > MaxOutputs {
+			t.Fatalf("%d outputs, more than the cap %d", len(st.Outputs), MaxOutputs)
 		}
 		var fields map[string]json.RawMessage
 		_ = json.Unmarshal(data, &fields)

@@ -35,6 +35,9 @@ type Status struct {
 	// Outputs lists every downloadable URL in the body, in a stable order:
 	// images, video, audio, audios, then any other {url} fields by key.
 	Outputs []Output `json:"-"`
+	// DroppedOutputs counts the outputs beyond the first MaxOutputs, which
+	// Outputs leaves out.
+	DroppedOutputs int `json:"-"`
 	// Raw is the body as received.
 	Raw json.RawMessage `json:"-"`
 }
@@ -97,20 +100,21 @@ func ParseStatus(data []byte) (*Status, error) {
 	if st.Status == "" {
 		return nil, fmt.Errorf("decoding status: no status field")
 	}
-	st.Outputs = extractOutputs(fields)
+	st.Outputs, st.DroppedOutputs = extractOutputs(fields)
 	return st, nil
 }
 
-// maxOutputs bounds how many outputs one body may yield, so a hostile body
-// cannot make hf start an unbounded number of downloads.
-const maxOutputs = 64
+// MaxOutputs bounds how many outputs one body may yield, so a hostile body
+// cannot make hf start an unbounded number of downloads. The rest are
+// counted in Status.DroppedOutputs.
+const MaxOutputs = 64
 
 var knownNonOutput = map[string]bool{
 	"request_id": true, "status": true, "status_url": true, "cancel_url": true,
 	"error": true, "expires_at": true,
 }
 
-func extractOutputs(fields map[string]json.RawMessage) []Output {
+func extractOutputs(fields map[string]json.RawMessage) ([]Output, int) {
 	order := []string{"images", "video", "videos", "audio", "audios"}
 	seen := map[string]bool{}
 	var rest []string
@@ -121,6 +125,7 @@ func extractOutputs(fields map[string]json.RawMessage) []Output {
 	keys := append([]string{}, order...)
 	keys = append(keys, rest...)
 	var out []Output
+	dropped := 0
 	for _, k := range keys {
 		if seen[k] || knownNonOutput[k] {
 			continue
@@ -130,12 +135,11 @@ func extractOutputs(fields map[string]json.RawMessage) []Output {
 		if !ok {
 			continue
 		}
-		out = append(out, outputsIn(k, raw)...)
-		if len(out) >= maxOutputs {
-			return out[:maxOutputs]
-		}
+		got, extra := outputsIn(k, raw, MaxOutputs-len(out))
+		out = append(out, got...)
+		dropped += extra
 	}
-	return out
+	return out, dropped
 }
 
 // printableURL returns u when it is an absolute http(s) URL without
@@ -157,26 +161,34 @@ type media struct {
 	ContentType string `json:"content_type"`
 }
 
-func outputsIn(key string, raw json.RawMessage) []Output {
+// outputsIn returns at most room outputs found in raw, and how many more
+// there were.
+func outputsIn(key string, raw json.RawMessage, room int) ([]Output, int) {
 	var one media
 	if json.Unmarshal(raw, &one) == nil && one.URL != "" {
-		return []Output{{URL: one.URL, ContentType: oneLine(one.ContentType, 100), Field: key}}
+		if room <= 0 {
+			return nil, 1
+		}
+		return []Output{{URL: one.URL, ContentType: oneLine(one.ContentType, 100), Field: key}}, 0
 	}
 	var many []json.RawMessage
 	if json.Unmarshal(raw, &many) != nil {
-		return nil
+		return nil, 0
 	}
 	var out []Output
+	extra := 0
 	for i, item := range many {
 		var m media
-		if json.Unmarshal(item, &m) == nil && m.URL != "" {
-			out = append(out, Output{URL: m.URL, ContentType: oneLine(m.ContentType, 100), Field: fmt.Sprintf("%s[%d]", key, i)})
+		if json.Unmarshal(item, &m) != nil || m.URL == "" {
+			continue
 		}
-		if len(out) >= maxOutputs {
-			break
+		if len(out) >= room {
+			extra++
+			continue
 		}
+		out = append(out, Output{URL: m.URL, ContentType: oneLine(m.ContentType, 100), Field: fmt.Sprintf("%s[%d]", key, i)})
 	}
-	return out
+	return out, extra
 }
 
 // maxMessage bounds an error text taken from the API.

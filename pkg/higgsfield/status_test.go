@@ -66,7 +66,10 @@ func TestParseStatusBoundsOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Outputs) != maxOutputs {
-		t.Fatalf("got %d outputs, want the cap %d", len(st.Outputs), maxOutputs)
+	if len(st.Outputs) != MaxOutputs {
+		t.Fatalf("got %d outputs, want the cap %d", len(st.Outputs), MaxOutputs)
+	}
+	if st.DroppedOutputs != 500-MaxOutputs {
+		t.Fatalf("DroppedOutputs = %d, want %d", st.DroppedOutputs, 500-MaxOutputs)
 	}
 }

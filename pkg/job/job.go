@@ -62,14 +62,16 @@ type Sink = events.Sink
 
 // Output says where outputs go.
 type Output struct {
-	Dir      string
-	Template string
+	Dir string
+	// Template is parsed once, where the user gave it; the zero Template
+	// means the recorded one (hf wait/download), else the default.
+	Template download.Template
 	Clobber  bool
 	// Stdout, when set, receives the single output instead of a file (-o -).
 	Stdout io.Writer
 	// Have are outputs saved by an earlier run into the same place; those
 	// still intact on disk are not downloaded again.
-	Have []journal.File
+	Have []download.File
 }
 
 // Spec is one generation.
@@ -111,15 +113,24 @@ func (e *OutcomeError) Error() string {
 	return fmt.Sprintf("request %s failed: %s", e.RequestID, msg)
 }
 
-// TimeoutError: hf stopped waiting; the request goes on.
+// TimeoutError: hf stopped waiting (or, with Downloading, downloading);
+// the request goes on, or its outputs stay available.
 type TimeoutError struct {
 	RequestID string
 	After     time.Duration
+	// Downloading: the request had completed; the outputs were being saved.
+	Downloading bool
 }
 
 func (e *TimeoutError) Error() string {
+	if e.Downloading {
+		return fmt.Sprintf("timed out after %s while downloading the outputs of %s; they are safe: hf download %s", e.After, e.RequestID, e.RequestID)
+	}
 	return fmt.Sprintf("timed out after %s waiting for %s; it goes on: hf wait %s", e.After, e.RequestID, e.RequestID)
 }
+
+// errTimedOut is the cause of the context --timeout ends.
+var errTimedOut = errors.New("timed out")
 
 // DownloadError: the request completed but an output was not saved.
 type DownloadError struct {
@@ -130,11 +141,28 @@ type DownloadError struct {
 func (e *DownloadError) Error() string {
 	var exists *download.ExistsError
 	if errors.As(e.Err, &exists) {
-		return fmt.Sprintf("%s already exists; the outputs are safe: hf download %s --clobber, or pick another -o", exists.Path, e.RequestID)
+		// Not --clobber: with a template, the taken name may be another
+		// request's output. A name with the request id is this one's own.
+		what := exists.Path + " already exists"
+		if exists.Owner != "" {
+			what = exists.Path + " is the saved output of request " + exists.Owner
+		}
+		return fmt.Sprintf("%s; the outputs are safe, save them under their own names: hf download %s -o '%s'", what, e.RequestID, download.DefaultTemplate)
+	}
+	var capped *OutputsCappedError
+	if errors.As(e.Err, &capped) && e.Err == error(capped) {
+		return capped.Error() // hf download cannot get more
 	}
 	return fmt.Sprintf("%v; the outputs are safe, retry with: hf download %s", e.Err, e.RequestID)
 }
 func (e *DownloadError) Unwrap() error { return e.Err }
+
+// OutputsCappedError: the request made more outputs than hf downloads.
+type OutputsCappedError struct{ Total, Max int }
+
+func (e *OutputsCappedError) Error() string {
+	return fmt.Sprintf("the request made %d outputs, more than the %d hf downloads of one request: %d were not saved", e.Total, e.Max, e.Total-e.Max)
+}
 
 // InterruptedError: the user pressed Ctrl-C.
 type InterruptedError struct {
@@ -202,7 +230,11 @@ func Precheck(spec Spec) error {
 		}
 		return nil
 	}
-	if spec.Output.Clobber || strings.Contains(spec.Output.Template, "{id}") {
+	tmpl := spec.Output.Template
+	if tmpl.IsZero() {
+		tmpl = download.Default
+	}
+	if spec.Output.Clobber || strings.Contains(tmpl.String(), "{id}") {
 		return nil
 	}
 	ext := "png"
@@ -210,7 +242,7 @@ func Precheck(spec Spec) error {
 		ext = "mp4"
 	}
 	for i := 1; i <= n; i++ {
-		t := download.Target{Dir: spec.Output.Dir, Template: spec.Output.Template, Vars: download.Vars{Model: spec.Model, Index: i, Count: n, Ext: ext}}
+		t := download.Target{Dir: spec.Output.Dir, Template: tmpl, Vars: download.Vars{Model: spec.Model, Index: i, Count: n, Ext: ext}}
 		if err := download.Precheck(t); err != nil {
 			return err
 		}
@@ -221,11 +253,12 @@ func Precheck(spec Spec) error {
 // Generate submits, waits, downloads and records one generation.
 func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	res := Result{Model: spec.Model, Files: []journal.File{}}
-	if _, err := download.Render(spec.Output.Template, download.Vars{ID: "x", Model: spec.Model, Index: 1, Count: 1, Ext: "png"}); spec.Output.Stdout == nil && err != nil {
-		return res, err
-	}
-	if ctx.Err() != nil { // Ctrl-C before anything was spent
+	deadline := time.Now().Add(spec.Timeout) // --timeout bounds the whole run
+	if ctx.Err() != nil {                    // Ctrl-C before anything was spent
 		return res, &InterruptedError{}
+	}
+	if err := r.precheckOwners(spec); err != nil {
+		return res, err
 	}
 	// The submit is not cut short by Ctrl-C: its answer (the request id) is
 	// what makes the request recoverable.
@@ -251,7 +284,7 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	res.RequestID, res.Status = st.RequestID, st.Status
 	dir, _ := filepath.Abs(spec.Output.Dir)
 	r.journal(journal.Record{Event: journal.EventSubmitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
-		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template})
+		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template.String()})
 	r.emit(events.Event{Kind: events.Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
 	if spec.NoWait {
 		return res, nil
@@ -259,7 +292,58 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	if ctx.Err() != nil { // Ctrl-C arrived during the submit
 		return res, r.interrupted(st, true)
 	}
-	return r.finish(ctx, res, st, spec.Output, spec.Timeout, finishMode{mayCancel: true})
+	return r.finish(ctx, res, st, spec.Output, spec.Timeout, finishMode{mayCancel: true, deadline: deadline})
+}
+
+// precheckOwners fails before anything is spent when --clobber would have
+// a download replace another request's recorded output: the path does not
+// depend on the request id and the journal records that file as another's.
+func (r *Runner) precheckOwners(spec Spec) error {
+	out := spec.Output
+	if !out.Clobber || out.Stdout != nil || r.Journal == nil || out.Template.IsZero() || strings.Contains(out.Template.String(), "{id}") {
+		return nil
+	}
+	n := higgsfield.ExpectedOutputs(spec.Params)
+	owner := r.owners()
+	for _, ext := range []string{"png", "jpg", "webp", "mp4"} {
+		for i := 1; i <= n; i++ {
+			t := download.Target{Dir: out.Dir, Template: out.Template, Clobber: true, Owner: owner,
+				Vars: download.Vars{Model: spec.Model, Index: i, Count: n, Ext: ext}}
+			var exists *download.ExistsError
+			if err := download.Precheck(t); errors.As(err, &exists) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// owners returns who owns a saved file by the journal: the request whose
+// entry lists the absolute path, the most recently updated one if several
+// do; "" when none does. The journal is read on first use, once.
+func (r *Runner) owners() func(path string) string {
+	if r.Journal == nil {
+		return nil
+	}
+	var once sync.Once
+	byPath := map[string]string{}
+	return func(path string) string {
+		once.Do(func() {
+			entries, err := r.Journal.Entries()
+			if err != nil {
+				return
+			}
+			newest := map[string]time.Time{}
+			for _, e := range entries {
+				for _, f := range e.Files {
+					if t, ok := newest[f.Path]; !ok || e.UpdatedAt.After(t) {
+						newest[f.Path], byPath[f.Path] = e.UpdatedAt, e.RequestID
+					}
+				}
+			}
+		})
+		return byPath[path]
+	}
 }
 
 // ResumeSpec picks up a request submitted earlier (hf wait / hf download).
@@ -277,34 +361,33 @@ type ResumeSpec struct {
 func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
 	res := Result{RequestID: rs.RequestID, Files: []journal.File{}}
 	var statusURL string
-	mode := finishMode{resumed: true}
+	mode := finishMode{resumed: true, deadline: time.Now().Add(rs.Timeout)}
 	out := rs.Output
 	if r.Journal != nil {
 		if e, ok, _ := r.Journal.Lookup(rs.RequestID); ok {
 			res.Model, statusURL = e.Model, e.StatusURL
 			mode.journaled = higgsfield.Terminal(e.Status)
-			if out.Dir == "" && out.Template == "" && !out.Clobber {
+			if out.Dir == "" && out.Template.IsZero() && !out.Clobber {
 				// Same place as before: what was saved there already counts.
 				out.Have = e.Files
 			}
 			if out.Dir == "" {
 				out.Dir = e.Dir
 			}
-			if out.Template == "" {
-				out.Template = e.Template
+			if out.Template.IsZero() && e.Template != "" && out.Stdout == nil {
+				t, err := download.ParseTemplate(e.Template)
+				if err != nil {
+					return res, fmt.Errorf("the template recorded for %s: %w", rs.RequestID, err)
+				}
+				out.Template = t
 			}
 		}
 	}
 	if out.Dir == "" {
 		out.Dir = "."
 	}
-	if out.Template == "" {
-		out.Template = download.DefaultTemplate
-	}
-	if out.Stdout == nil {
-		if _, err := download.Render(out.Template, download.Vars{ID: rs.RequestID, Index: 1, Count: 1, Ext: "png"}); err != nil {
-			return res, err
-		}
+	if out.Template.IsZero() {
+		out.Template = download.Default
 	}
 	st, err := r.Client.Status(ctx, rs.RequestID, statusURL)
 	if err != nil {
@@ -328,17 +411,27 @@ type finishMode struct {
 	mayCancel bool
 	// journaled: the journal already records a terminal status.
 	journaled bool
+	// deadline ends the wait and the downloads when the timeout is set.
+	deadline time.Time
 }
 
 func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, out Output, timeout time.Duration, mode finishMode) (Result, error) {
+	// The wait and the downloads share what is left of the timeout.
+	tctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithDeadlineCause(ctx, mode.deadline, errTimedOut)
+		defer cancel()
+	}
+	timedOut := func() bool { return errors.Is(context.Cause(tctx), errTimedOut) && ctx.Err() == nil }
 	if !st.Terminal() {
 		var err error
-		st, res.NotifiedBy, err = r.wait(ctx, st, timeout)
+		st, res.NotifiedBy, err = r.wait(tctx, st)
 		if err != nil {
 			if errors.Is(context.Cause(ctx), ErrInterrupt) {
 				return res, r.interrupted(st, mode.mayCancel)
 			}
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			if timedOut() {
 				return res, &TimeoutError{RequestID: res.RequestID, After: timeout}
 			}
 			return res, err
@@ -357,7 +450,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 		}
 		return res, &OutcomeError{RequestID: res.RequestID, Status: st.Status, Message: st.Error}
 	}
-	files, err := r.download(ctx, res, st, out)
+	files, err := r.download(tctx, res, st, out)
 	res.Files = files
 	if err != nil {
 		if errors.Is(context.Cause(ctx), ErrInterrupt) {
@@ -365,6 +458,9 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 		}
 		r.journal(journal.Record{Event: journal.EventDownloadFailed, RequestID: res.RequestID, Error: err.Error(), Files: absolute(files)})
 		res.Error = err.Error()
+		if timedOut() {
+			return res, &TimeoutError{RequestID: res.RequestID, After: timeout, Downloading: true}
+		}
 		var exists *download.ExistsError
 		if mode.resumed && errors.As(err, &exists) {
 			// hf download/wait was told where to write and that place is
@@ -396,26 +492,16 @@ func absolute(files []journal.File) []journal.File {
 // URLs may be re-signed between answers, so the query is not compared.
 func saved(have []journal.File, rawURL string) (journal.File, bool) {
 	for _, f := range have {
-		if stripQuery(f.URL) == stripQuery(rawURL) && download.Matches(f.Path, f.Bytes, f.SHA256) {
+		if download.SameAsset(f.URL, rawURL) && download.Matches(f.Path, f.Bytes, f.SHA256) {
 			return f, true
 		}
 	}
 	return journal.File{}, false
 }
 
-func stripQuery(u string) string {
-	u, _, _ = strings.Cut(u, "?")
-	return u
-}
-
-// wait resolves st's request to a terminal status within timeout. On
+// wait resolves st's request to a terminal status within wctx. On
 // failure it returns the last status it knew.
-func (r *Runner) wait(ctx context.Context, st *higgsfield.Status, timeout time.Duration) (*higgsfield.Status, string, error) {
-	wctx, cancel := ctx, context.CancelFunc(func() {})
-	if timeout > 0 {
-		wctx, cancel = context.WithTimeout(ctx, timeout)
-	}
-	defer cancel()
+func (r *Runner) wait(wctx context.Context, st *higgsfield.Status) (*higgsfield.Status, string, error) {
 	last := st
 	failures := 0
 	sched := r.Schedule
@@ -512,10 +598,12 @@ func (r *Runner) download(ctx context.Context, res Result, st *higgsfield.Status
 		if err != nil {
 			return []journal.File{}, err
 		}
-		return []journal.File{{Path: "-", URL: f.URL, Bytes: f.Bytes, SHA256: f.SHA256, ContentType: f.ContentType}}, nil
+		f.Path = "-"
+		return []journal.File{f}, nil
 	}
+	owner := r.owners()
 	files := make([]journal.File, len(outs))
-	errs := make([]error, len(outs))
+	errs := make([]error, len(outs), len(outs)+1)
 	parallel := r.MaxParallel
 	if parallel <= 0 {
 		parallel = 4
@@ -540,23 +628,35 @@ func (r *Runner) download(ctx context.Context, res Result, st *higgsfield.Status
 			}
 			r.emit(events.Event{Kind: events.DownloadStarted, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), URL: o.URL, Total: -1}})
 			got, err := f.Fetch(ctx, o.URL, download.Target{
-				Dir: out.Dir, Template: out.Template, Clobber: out.Clobber, ContentTypeHint: o.ContentType,
+				Dir: out.Dir, Template: out.Template, Clobber: out.Clobber, ContentTypeHint: o.ContentType, Owner: owner,
 				Vars: download.Vars{ID: res.RequestID, Model: res.Model, Index: idx, Count: len(outs)},
 			})
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			files[i] = journal.File{Path: got.Path, URL: got.URL, Bytes: got.Bytes, SHA256: got.SHA256, ContentType: got.ContentType}
+			files[i] = got
 			r.emit(events.Event{Kind: events.Downloaded, RequestID: res.RequestID, Download: events.Download{Index: idx, Count: len(outs), Path: got.Path, Bytes: got.Bytes, URL: o.URL}})
 		}()
 	}
 	wg.Wait()
+	if st.DroppedOutputs > 0 {
+		errs = append(errs, &OutputsCappedError{Total: len(outs) + st.DroppedOutputs, Max: len(outs)})
+	}
 	saved := make([]journal.File, 0, len(files))
 	for _, f := range files {
 		if f.Path != "" {
 			saved = append(saved, f)
 		}
 	}
-	return saved, errors.Join(errs...)
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) == 1 {
+		return saved, failed[0]
+	}
+	return saved, errors.Join(failed...)
 }

@@ -166,7 +166,7 @@ func (s served) Done() <-chan struct{}                    { return s.hook.Done()
 
 func (r *rig) spec() job.Spec {
 	return job.Spec{Model: whModel, Params: map[string]any{"prompt": "x"},
-		Output: job.Output{Dir: r.dir, Template: download.DefaultTemplate}, Timeout: 20 * time.Second}
+		Output: job.Output{Dir: r.dir, Template: download.Default}, Timeout: 20 * time.Second}
 }
 
 type outcome struct {
@@ -533,7 +533,7 @@ func TestNoLeakedGoroutines(t *testing.T) {
 		}
 		dir := t.TempDir()
 		res, err := eng.Runner.Generate(ctx, job.Spec{Model: whModel, Params: map[string]any{"prompt": "x"},
-			Output: job.Output{Dir: dir, Template: download.DefaultTemplate}, Timeout: 20 * time.Second})
+			Output: job.Output{Dir: dir, Template: download.Default}, Timeout: 20 * time.Second})
 		eng.Close()
 		if err != nil || res.NotifiedBy != await.ByWebhook {
 			t.Fatalf("result %+v, %v: want success via webhook", res, err)
@@ -571,7 +571,7 @@ func TestNoLeakedGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := eng.Runner.Generate(ctx, job.Spec{Model: whModel, Params: map[string]any{"prompt": "x"},
-			Output: job.Output{Dir: t.TempDir(), Template: download.DefaultTemplate}, Timeout: 20 * time.Second})
+			Output: job.Output{Dir: t.TempDir(), Template: download.Default}, Timeout: 20 * time.Second})
 		eng.Close()
 		if err != nil || res.NotifiedBy != await.ByPoll {
 			t.Fatalf("result %+v, %v: want success via poll", res, err)

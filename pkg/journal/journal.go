@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/hf-cli/hf/pkg/download"
 )
 
 // Events a record can carry.
@@ -31,14 +33,8 @@ const (
 	EventDownloadFailed = "download_failed"
 )
 
-// File is one downloaded output of a request.
-type File struct {
-	Path        string `json:"path,omitempty"`
-	URL         string `json:"url,omitempty"`
-	ContentType string `json:"content_type,omitempty"`
-	SHA256      string `json:"sha256,omitempty"`
-	Bytes       int64  `json:"bytes,omitempty"`
-}
+// File is one downloaded output of a request, as pkg/download saved it.
+type File = download.File
 
 // Record is one line of the journal: something that happened to a request.
 type Record struct {

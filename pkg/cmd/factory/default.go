@@ -157,7 +157,11 @@ func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*
 	if err != nil {
 		return fail(err)
 	}
-	runner := &job.Runner{Emit: r.Handle, Fetcher: &download.Fetcher{Client: cmdutil.DownloadClient(debugWriter(f, cfg))}}
+	maxBytes, stall, err := download.Limits(cfg.String("download.max_bytes"), cfg.String("download.stall_timeout"))
+	if err != nil {
+		return fail(&cmdutil.FlagError{Err: err})
+	}
+	runner := &job.Runner{Emit: r.Handle, Fetcher: &download.Fetcher{Client: cmdutil.DownloadClient(debugWriter(f, cfg)), MaxBytes: maxBytes, StallTimeout: stall}}
 	e.Runner = runner
 	copts := cmdutil.ClientOptions{OnRetry: func(ri higgsfield.RetryInfo) {
 		r.Handle(events.Event{Kind: events.Retry, Time: time.Now(), Retry: events.RetryInfo{Op: ri.Op, Err: ri.Err, Attempt: ri.Attempt, Delay: ri.Delay}})

@@ -204,8 +204,8 @@ func generateRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	if out.Template == "" && out.Stdout == nil {
-		out.Template = download.DefaultTemplate
+	if out.Template.IsZero() && out.Stdout == nil {
+		out.Template = download.Default
 	}
 	spec := job.Spec{Model: opts.Model, Params: params, Output: out, Timeout: opts.Timeout, NoWait: opts.NoWait, IdempotencyKey: opts.IdemKey}
 	if !opts.NoWait {

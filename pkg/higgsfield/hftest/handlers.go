@@ -49,6 +49,7 @@ type job struct {
 type file struct {
 	name, contentType string
 	data              []byte
+	modTime           time.Time // zero: the job's creation time
 }
 
 type upload struct {
@@ -181,6 +182,8 @@ func (s *Server) arrive(ep Endpoint, r *http.Request) (int, *Fault) {
 		UserAgent:      r.UserAgent(),
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		Range:          r.Header.Get("Range"),
+		IfRange:        r.Header.Get("If-Range"),
+		AcceptEncoding: r.Header.Get("Accept-Encoding"),
 	})
 	q := s.faults[ep]
 	if len(q) == 0 {
@@ -324,7 +327,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		video:       isVideo(model),
 	}
 	if o.Status == statusCompleted {
-		j.files = render(id, model, body, iw, ih)
+		j.files = s.renderOutputs(id, model, body, iw, ih)
 		for _, f := range j.files {
 			j.info.Assets = append(j.info.Assets, Asset{
 				URL: s.AssetURL + "/a/" + id + "/" + f.name, ContentType: f.contentType,
@@ -490,15 +493,8 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	j := s.jobs[r.PathValue("id")]
 	s.mu.Unlock()
-	if j != nil { // files and assets never change after creation
-		for i, f := range j.files {
-			if f.name == name {
-				w.Header().Set("Content-Type", f.contentType)
-				w.Header().Set("ETag", `"`+j.info.Assets[i].SHA256+`"`)
-				http.ServeContent(w, r, name, j.info.CreatedAt, bytes.NewReader(f.data))
-				return
-			}
-		}
+	if j != nil && s.serveOutput(w, r, j, name) { // see assets.go
+		return
 	}
 	writeJSON(w, http.StatusNotFound, detail("Not found"))
 }

@@ -49,6 +49,7 @@ type Server struct {
 	uploads    map[string]*upload
 	timers     map[string]*time.Timer
 	deliveries int
+	assetKnobs assetKnobs // see assets.go
 }
 
 // Option configures a Server in New.
@@ -137,6 +138,8 @@ type Hit struct {
 	UserAgent      string
 	IdempotencyKey string
 	Range          string
+	IfRange        string
+	AcceptEncoding string
 	Status         int
 }
 
