@@ -11,6 +11,7 @@ import (
 
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/listen"
+	"github.com/hf-cli/hf/pkg/redact"
 )
 
 // ListenRenderer draws hf listen's events, stripe-style: a "-->" line when a
@@ -80,19 +81,21 @@ func (r *ListenRenderer) Handle(e listen.Event) {
 }
 
 // arrived is "--> completed 9417a243-… (1 image)  [signed]".
+// What a delivery says about itself is shown made safe for a terminal
+// (control characters and bidi overrides out, bounded).
 func (r *ListenRenderer) arrived(d *listen.Delivery) string {
-	what := d.Status
+	what := redact.OneLine(d.Status, 40)
 	if what == "" {
 		what = "delivery"
 	}
 	s := "--> " + r.st.Bold.Render(what)
-	switch id := d.RequestID; {
+	switch id := redact.OneLine(d.RequestID, 80); {
 	case len(id) > 9: // a UUID shows its first group: 9417a243-…
 		s += " " + r.st.ID.Render(id[:9]+"…")
 	case id != "":
 		s += " " + r.st.ID.Render(id)
 	case d.WebhookID != "":
-		s += " " + r.st.ID.Render(d.WebhookID)
+		s += " " + r.st.ID.Render(redact.OneLine(d.WebhookID, 80))
 	}
 	if out := outputs(d.Outputs); out != "" {
 		s += " (" + out + ")"
@@ -111,7 +114,7 @@ func (r *ListenRenderer) arrived(d *listen.Delivery) string {
 // forwarded is "<-- [200] POST http://localhost:3000/webhooks (12 ms)".
 func (r *ListenRenderer) forwarded(f listen.Forward) string {
 	if f.Code == 0 {
-		return fmt.Sprintf("<-- %s POST %s: %s (%s)", r.st.Error.Render("[ERR]"), f.URL, f.Error, latency(f.Latency))
+		return fmt.Sprintf("<-- %s POST %s: %s (%s)", r.st.Error.Render("[ERR]"), f.URL, redact.OneLine(f.Error, 200), latency(f.Latency))
 	}
 	code := fmt.Sprintf("[%d]", f.Code)
 	if f.OK() {

@@ -42,6 +42,9 @@ func TestListenRenderer(t *testing.T) {
 			"<-- [ERR] POST http://localhost:3000/webhooks: connection refused (is the app running?) (0.4 ms)",
 			"    answered 502: Higgsfield will retry this delivery",
 		}},
+		{"a body that tries to drive the terminal", []listen.Event{
+			{Kind: listen.Received, Delivery: &listen.Delivery{RequestID: "\x1b]0;pwned\x07r1\nfake line", Status: "completed\x1b[2J"}},
+		}, []string{"--> completed [2J ]0;pwned …  [unverified]"}},
 		{"app 500", []listen.Event{
 			{Kind: listen.Forwarded, Forward: &listen.Forward{URL: hook, Code: 500, Latency: 1500 * time.Millisecond}},
 		}, []string{"<-- [500] POST http://localhost:3000/webhooks (1500 ms)"}},

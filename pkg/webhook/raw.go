@@ -84,12 +84,15 @@ func (r *RawReceiver) Path() string { return r.path }
 // ServeHTTP implements http.Handler.
 func (r *RawReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.URL.Path != r.path {
+		// As the Receiver: whoever probes paths gets no slot to sit on.
+		w.Header().Set("Connection", "close")
 		reply(w, http.StatusNotFound)
 		return
 	}
-	if code := (&Receiver{}).check(req); code != 0 {
+	if code := checkPost(req); code != 0 {
 		if code == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
+			w.Header().Set("Connection", "close")
 		}
 		reply(w, code)
 		return
