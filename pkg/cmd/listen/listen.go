@@ -148,13 +148,13 @@ func listenRun(ctx context.Context, opts *Options) error {
 		MaxDeliveries: opts.MaxDeliveries,
 		Watch:         watch,
 		OnReady: func(url string) error {
-			if _, err := fmt.Fprintln(opts.IO.Out, url); err != nil {
-				return err
-			}
 			if opts.ReadyFile != "" {
 				if err := listen.WriteFileAtomic(opts.ReadyFile, []byte(url+"\n"), 0o600); err != nil {
 					return fmt.Errorf("--ready-file: %w", err)
 				}
+			}
+			if _, err := fmt.Fprintln(opts.IO.Out, url); err != nil {
+				return err
 			}
 			fmt.Fprintln(errOut, st.Success.Render("hf: ready")+" "+readyLine(p.Name(), ep.URL().String(), opts, s.Secret != ""))
 			return nil
