@@ -99,6 +99,10 @@ func fakeSentTo(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []st
 	want := len(sent)
 	if len(args) == 2 {
 		want = atoi(ts, args[1])
+		// The fake records an attempt once it has read the answer, which
+		// may be just after hf exited.
+		poll(ts, func() bool { sent = srv.WebhookAttempts(); return len(sent) >= want },
+			func() string { return fmt.Sprintf("the fake made %d webhook attempts, want %d", len(sent), want) })
 	}
 	got := a.requests()
 	if len(got) != want {
@@ -125,10 +129,9 @@ func fakeSentIn(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []st
 	if len(args) != 1 {
 		ts.Fatalf("usage: fake sent-in FILE")
 	}
-	sent := srv.WebhookAttempts()
-	if len(sent) == 0 {
-		ts.Fatalf("the fake made no webhook attempt")
-	}
+	var sent []hftest.WebhookAttempt
+	poll(ts, func() bool { sent = srv.WebhookAttempts(); return len(sent) > 0 },
+		func() string { return "the fake made no webhook attempt" })
 	last := sent[len(sent)-1]
 	data := []byte(ts.ReadFile(args[0]))
 	for _, want := range [][]byte{last.Body, []byte(last.Header.Get("webhook-id")), []byte(last.Header.Get("webhook-signature"))} {
