@@ -138,6 +138,7 @@ func listenRun(ctx context.Context, opts *Options) error {
 	ep, err := p.Open(ctx)
 	if err != nil {
 		if errors.Is(context.Cause(ctx), job.ErrInterrupt) {
+			fmt.Fprintln(opts.IO.ErrOut, "hf: interrupted while opening the "+p.Name()+" endpoint")
 			return &cmdutil.SilentError{Code: 130}
 		}
 		return fmt.Errorf("cannot open the %s webhook endpoint: %w", p.Name(), err)
