@@ -608,6 +608,18 @@ func TestWatch(t *testing.T) {
 		t.Errorf("lost error %v", err)
 	}
 	w.Stop()
+	for _, tc := range []struct {
+		err  *LostError
+		want string
+	}{
+		{&LostError{Down: 5 * time.Minute, Err: errors.New("Your account is limited.\n\nERR_NGROK_108\n")}, "the tunnel stayed down for 5m0s; giving up (last error: Your account is limited.)"},
+		{&LostError{Err: errors.New("accept: closed\nmore")}, "the webhook endpoint stopped: accept: closed"},
+		{&LostError{}, "the webhook endpoint stopped"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
 }
 
 func TestWatchReportsAChangedURL(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,14 +49,21 @@ func (e *LostError) Error() string {
 		}
 		msg := fmt.Sprintf("the tunnel stayed down for %s; giving up", d)
 		if e.Err != nil {
-			msg += " (last error: " + e.Err.Error() + ")"
+			msg += " (last error: " + firstLine(e.Err) + ")"
 		}
 		return msg
 	}
 	if e.Err != nil {
-		return "the webhook endpoint stopped: " + e.Err.Error()
+		return "the webhook endpoint stopped: " + firstLine(e.Err)
 	}
 	return "the webhook endpoint stopped"
+}
+
+// firstLine is the first line of err's message (the SDK's ngrok errors
+// run over several).
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
+	return s
 }
 
 func (e *LostError) Unwrap() error { return e.Err }
