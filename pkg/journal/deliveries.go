@@ -26,7 +26,7 @@ type Kept struct {
 
 // deliveriesDir is where the deliveries of request id are kept.
 func (j *Journal) deliveriesDir(id string) string {
-	return filepath.Join(filepath.Dir(j.path), "deliveries", safeName(id))
+	return filepath.Join(filepath.Dir(j.path), "deliveries", SafeName(id))
 }
 
 // KeepDelivery writes data (a delivery as an HTTP request message) for
@@ -43,7 +43,7 @@ func (j *Journal) KeepDelivery(id, webhookID string, data []byte) (string, error
 	}
 	name := "delivery"
 	if webhookID != "" {
-		name = safeName(webhookID)
+		name = SafeName(webhookID)
 	}
 	path := filepath.Join(dir, name+".http")
 	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
@@ -100,10 +100,10 @@ func (j *Journal) Deliveries(id string) ([]Kept, error) {
 	return out, nil
 }
 
-// safeName makes s a file name: letters, digits, '.', '_' and '-' are kept,
-// anything else becomes '_' and adds a hash suffix so that two names never
-// collide; no leading dot.
-func safeName(s string) string {
+// SafeName makes s (an id from the network) a file name: letters, digits,
+// '.', '_' and '-' are kept, anything else becomes '_' and adds a hash
+// suffix so that two names never collide; no leading dot, at most 113 bytes.
+func SafeName(s string) string {
 	safe := strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':

@@ -63,7 +63,7 @@ func TestKeepDeliveries(t *testing.T) {
 	if back, _ := j.Deliveries("../../x"); len(back) != 1 || string(back[0].Data) != "z" {
 		t.Errorf("read back %+v", back)
 	}
-	if safeName("a/b") == safeName("a_b") {
+	if SafeName("a/b") == SafeName("a_b") {
 		t.Error("two names collide")
 	}
 	if _, err := j.KeepDelivery("", "m", nil); err == nil {

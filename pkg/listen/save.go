@@ -2,17 +2,15 @@ package listen
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/hf-cli/hf/pkg/journal"
 	"github.com/hf-cli/hf/pkg/webhook"
 )
 
@@ -20,30 +18,14 @@ import (
 const MaxSavedBody = 8 << 20
 
 // FileName is the name a delivery is saved under: its webhook-id made safe
-// for a file name, plus ".http". A redelivery (same webhook-id) replaces the
-// earlier file. An id with other characters than letters, digits, '.', '_'
-// and '-' gets a hash suffix so that two ids never share a name; a delivery
-// without an id gets a random name.
+// for a file name (journal.SafeName), plus ".http". A redelivery (same
+// webhook-id) replaces the earlier file; a delivery without an id gets a
+// random name.
 func FileName(webhookID string) string {
 	if webhookID == "" {
 		return "delivery-" + uuid.NewString() + ".http"
 	}
-	safe := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
-			return r
-		}
-		return '_'
-	}, webhookID)
-	safe = strings.TrimLeft(safe, ".")
-	if len(safe) > 100 {
-		safe = safe[:100]
-	}
-	if safe != webhookID {
-		sum := sha256.Sum256([]byte(webhookID))
-		safe += "-" + hex.EncodeToString(sum[:6])
-	}
-	return safe + ".http"
+	return journal.SafeName(webhookID) + ".http"
 }
 
 // Save writes d to dir (created private when missing) as an HTTP request
