@@ -21,6 +21,7 @@ FUZZTIME=${FUZZTIME:-30s}
 # package  fuzzer
 targets=(
 	"./pkg/webhook FuzzReceiver"
+	"./pkg/webhook FuzzDecodeRaw"
 	"./pkg/signature FuzzVerify"
 	"./pkg/higgsfield FuzzParseStatus"
 	"./pkg/higgsfield FuzzAPIError"

@@ -62,6 +62,12 @@ func TestScripts(t *testing.T) {
 			"freeport":  cmdFreeport,
 			"pngfile":   cmdPNGFile,
 			"blackhole": cmdBlackhole,
+			// hf listen and hf webhook (listen_test.go)
+			"app":       cmdApp,
+			"waitfile":  cmdWaitfile,
+			"envfile":   cmdEnvfile,
+			"jsonline":  cmdJSONLine,
+			"ngrokedge": cmdNgrokEdge,
 		},
 	})
 }
@@ -71,6 +77,8 @@ func setup(env *testscript.Env) error {
 		hftest.WithTiming(50*time.Millisecond, 100*time.Millisecond))
 	env.Defer(srv.Close)
 	env.Values[serverKey{}] = srv
+	env.Values[appsKey{}] = &sync.Map{}
+	env.Values[edgeKey{}] = &sync.Map{}
 	work := env.WorkDir
 	for k, v := range map[string]string{
 		"HF_BASE_URL":      srv.URL,

@@ -24,6 +24,9 @@ func TestRunWritesAPagePerCommand(t *testing.T) {
 		{"hf-doctor.1", `\fB--webhook-url\fP`},
 		{"hf-version.1", "hf version"},
 		{"hf-completion.1", "hf completion SHELL"},
+		{"hf-listen.1", `\fB--forward-to\fP`},
+		{"hf-webhook-send.1", "hf webhook send URL"},
+		{"hf-webhook-replay.1", "hf webhook replay FILE"},
 	} {
 		data, err := os.ReadFile(filepath.Join(out, "man1", c.page))
 		if err != nil {
@@ -34,8 +37,8 @@ func TestRunWritesAPagePerCommand(t *testing.T) {
 		}
 	}
 	pages, _ := filepath.Glob(filepath.Join(out, "man1", "*.1"))
-	if len(pages) != 10 {
-		t.Errorf("%d pages, want 10 (hf and its 9 commands): %v", len(pages), pages)
+	if len(pages) != 14 {
+		t.Errorf("%d pages, want 14 (hf, its 11 commands and the 2 of hf webhook): %v", len(pages), pages)
 	}
 }
 

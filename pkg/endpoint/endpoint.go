@@ -29,6 +29,9 @@ type Settings struct {
 	// Sandbox: the run talks to the built-in fake API, which delivers to a
 	// local endpoint unless the user chose --via poll or a --webhook-url.
 	Sandbox bool
+	// Keep, when set, sees every delivery the receiver accepted as verified,
+	// raw (the audit trail beside the journal; see webhook.Record).
+	Keep func(webhook.RawDelivery)
 }
 
 // Flags are the command-line choices (--via, --webhook-url, --listen);
@@ -77,6 +80,7 @@ type Webhook struct {
 	Public string
 	recv   *webhook.Receiver
 	srv    *webhook.Server
+	rec    *webhook.Recorder // nil unless deliveries are kept
 }
 
 var _ job.Endpoint = (*Webhook)(nil)
@@ -96,12 +100,25 @@ func (w *Webhook) Done() <-chan struct{} { return w.srv.Done() }
 // Path is the receiver's secret path (to keep it out of messages).
 func (w *Webhook) Path() string { return w.recv.Path() }
 
-// Close stops serving and releases the endpoint; later calls return the first result.
-func (w *Webhook) Close() error { return w.srv.Close() }
+// Close stops serving, waits for deliveries still being kept, and releases
+// the endpoint; later calls return the first result.
+func (w *Webhook) Close() error {
+	err := w.srv.Close()
+	if w.rec != nil {
+		w.rec.Wait()
+	}
+	return err
+}
 
 // OpenProvider opens p and serves a receiver verifying with secret on it.
 // A bad secret is a *UsageError.
 func OpenProvider(ctx context.Context, p tunnel.Provider, secret string) (*Webhook, error) {
+	return openProvider(ctx, p, secret, nil)
+}
+
+// openProvider is OpenProvider; with keep (and a secret), the receiver is
+// served behind webhook.Record so that keep sees each verified delivery.
+func openProvider(ctx context.Context, p tunnel.Provider, secret string, keep func(webhook.RawDelivery)) (*Webhook, error) {
 	recv, err := webhook.NewReceiver(webhook.Options{Secret: secret})
 	if err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("webhook secret (HF_WEBHOOK_SECRET): %w", err)}
@@ -110,7 +127,14 @@ func OpenProvider(ctx context.Context, p tunnel.Provider, secret string) (*Webho
 	if err != nil {
 		return nil, err
 	}
-	return &Webhook{Provider: p.Name(), Public: ep.URL().String(), recv: recv, srv: webhook.Serve(ep, recv)}, nil
+	w := &Webhook{Provider: p.Name(), Public: ep.URL().String(), recv: recv}
+	if keep != nil && secret != "" {
+		w.rec = webhook.Record(recv, keep)
+		w.srv = webhook.ServeHandler(ep, w.rec, webhook.ServeOptions{})
+	} else {
+		w.srv = webhook.Serve(ep, recv)
+	}
+	return w, nil
 }
 
 // Open opens the endpoint s asks for and announces it on emit (a
@@ -134,7 +158,7 @@ func Open(ctx context.Context, s Settings, emit events.Sink) (*Webhook, error) {
 		return nil, nil
 	}
 	start := time.Now()
-	w, err := OpenProvider(ctx, p, s.Secret)
+	w, err := openProvider(ctx, p, s.Secret, s.Keep)
 	if err != nil {
 		if errors.Is(context.Cause(ctx), job.ErrInterrupt) {
 			return nil, &job.InterruptedError{}

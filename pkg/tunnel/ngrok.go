@@ -45,6 +45,12 @@ type Ngrok struct {
 	AgentOptions []ngrok.AgentOption
 	// Version is hf's version, reported to ngrok as client info.
 	Version string
+	// OnSession, when set, sees the session drop and come back after the
+	// endpoint opened: the SDK reconnects by itself (backoff 0.5 s → 30 s)
+	// and rebinds the endpoint under the same URL; each failed attempt is
+	// reported too. It is called from the SDK's event handler: it must not
+	// block. Nothing is reported once the endpoint is being closed.
+	OnSession func(SessionEvent)
 }
 
 // NgrokError is ngrok refusing the session or the endpoint with an
@@ -107,8 +113,10 @@ func (n Ngrok) Open(ctx context.Context) (Endpoint, error) {
 	var (
 		mu   sync.Mutex
 		last error // the last attempt's error, for the timeout message
+		life sessionLife
 	)
 	onEvent := func(ev ngrok.Event) {
+		n.report(&life, ev)
 		d, ok := ev.(*ngrok.EventAgentDisconnected)
 		if !ok || d.Error == nil || errors.Is(d.Error, context.Canceled) {
 			return
@@ -138,7 +146,8 @@ func (n Ngrok) Open(ctx context.Context) (Endpoint, error) {
 	ln, err := agent.Listen(ctx, epOpts...)
 	timer.Stop()
 	if err == nil {
-		return &ngrokEndpoint{EndpointListener: ln, agent: agent, cancel: func() { cancel(nil) }}, nil
+		life.opened.Store(true)
+		return &ngrokEndpoint{EndpointListener: ln, agent: agent, cancel: func() { cancel(nil) }, life: &life}, nil
 	}
 	cancel(nil)
 	_ = agent.Disconnect()
@@ -229,6 +238,7 @@ type ngrokEndpoint struct {
 	ngrok.EndpointListener
 	agent  ngrok.Agent
 	cancel context.CancelFunc
+	life   *sessionLife
 	once   sync.Once
 	err    error
 }
@@ -238,6 +248,7 @@ type ngrokEndpoint struct {
 // result. The SDK's heartbeat goroutine exits at its next tick.
 func (e *ngrokEndpoint) Close() error {
 	e.once.Do(func() {
+		e.life.closing.Store(true)
 		unbound := make(chan error, 1)
 		go func() { unbound <- e.EndpointListener.Close() }()
 		timer := time.NewTimer(2 * time.Second)

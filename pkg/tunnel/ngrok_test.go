@@ -3,19 +3,9 @@ package tunnel
 import (
 	"cmp"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/binary"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,172 +14,44 @@ import (
 	"testing"
 	"time"
 
-	"golang.ngrok.com/muxado/v2"
 	"golang.ngrok.com/ngrok/v2"
-)
 
-// Stream types of the ngrok agent protocol (internal/tunnel/proto in the SDK).
-const (
-	authReq      muxado.StreamType = 0
-	bindReq      muxado.StreamType = 1
-	unbindReq    muxado.StreamType = 2
-	proxyReq     muxado.StreamType = 3
-	heartbeatReq muxado.StreamType = 0xFFFFFFFF
+	"github.com/hf-cli/hf/pkg/tunnel/ngroktest"
 )
 
 const testToken = "2fakeTokenValue_abcdefghijklmnop"
 
-// fakeEdge is a minimal ngrok edge: TLS, a muxado server session, and JSON
-// RPCs on typed streams (Auth, Bind, Unbind), heartbeats echoed.
-type fakeEdge struct {
-	addr, caFile string
-	url          string
-	authErr      string // AuthResp.Error, e.g. containing ERR_NGROK_105
-	bindErr      string // BindResp.Error
-
-	mu       sync.Mutex
-	sessions []muxado.TypedStreamSession
-	auths    []string // authtokens seen
-	wg       sync.WaitGroup
-}
-
-func newFakeEdge(t *testing.T, authErr, bindErr string) *fakeEdge {
+// newFakeEdge starts the in-repo fake ngrok edge for t, assigning
+// https://hf-test.ngrok.app.
+func newFakeEdge(t *testing.T, authErr, bindErr string) *ngroktest.Edge {
 	t.Helper()
-	cert, caPEM := selfSigned(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	e, err := ngroktest.Start(ngroktest.Options{Dir: t.TempDir(), AuthErr: authErr, BindErr: bindErr, URL: "https://hf-test.ngrok.app"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &fakeEdge{addr: ln.Addr().String(), url: "https://hf-test.ngrok.app", authErr: authErr, bindErr: bindErr}
-	e.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(e.caFile, caPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			sess := muxado.NewTypedStreamSession(muxado.Server(c, &muxado.Config{}))
-			e.mu.Lock()
-			e.sessions = append(e.sessions, sess)
-			e.mu.Unlock()
-			e.wg.Go(func() { e.serve(sess) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		e.mu.Lock()
-		for _, s := range e.sessions {
-			s.Close()
-		}
-		e.mu.Unlock()
-		e.wg.Wait()
-	})
+	t.Cleanup(e.Close)
 	return e
 }
 
-func (e *fakeEdge) serve(sess muxado.TypedStreamSession) {
-	for {
-		st, err := sess.AcceptTypedStream()
-		if err != nil {
-			return
-		}
-		e.wg.Go(func() { e.handle(st) })
-	}
-}
-
-func (e *fakeEdge) handle(st muxado.TypedStream) {
-	defer st.Close()
-	var resp any
-	switch st.StreamType() {
-	case heartbeatReq:
-		_, _ = io.Copy(st, st)
-		return
-	case authReq:
-		var req struct {
-			Version []string
-			Extra   struct{ Authtoken, UserAgent string }
-		}
-		if json.NewDecoder(st).Decode(&req) != nil {
-			return
-		}
-		e.mu.Lock()
-		e.auths = append(e.auths, req.Extra.Authtoken)
-		e.mu.Unlock()
-		resp = map[string]any{"Version": "3", "ClientId": "sess-1", "Error": e.authErr, "Extra": map[string]any{"Region": "eu"}}
-	case bindReq:
-		var req struct{ Proto string }
-		if json.NewDecoder(st).Decode(&req) != nil {
-			return
-		}
-		resp = map[string]any{"Id": "tun-1", "URL": e.url, "Proto": req.Proto, "Opts": map[string]any{}, "Error": e.bindErr, "Extra": map[string]any{"TunnelID": "tn_1"}}
-	case unbindReq:
-		if json.NewDecoder(st).Decode(&map[string]any{}) != nil {
-			return
-		}
-		resp = map[string]any{"Error": ""}
-	default:
-		return
-	}
-	_ = json.NewEncoder(st).Encode(resp)
-}
-
-// proxy opens a connection through the endpoint the agent bound, as the edge
-// does for a visitor: a proxy stream with a length-prefixed JSON header.
-func (e *fakeEdge) proxy(t *testing.T) net.Conn {
-	t.Helper()
-	e.mu.Lock()
-	sess := e.sessions[len(e.sessions)-1]
-	e.mu.Unlock()
-	st, err := sess.OpenTypedStream(proxyReq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hdr, _ := json.Marshal(map[string]any{"Id": "tun-1", "ClientAddr": "203.0.113.9:4242", "Proto": "https"})
-	if err := binary.Write(st, binary.LittleEndian, int64(len(hdr))); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Write(hdr); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// ngrok returns a provider pointed at the edge.
-func (e *fakeEdge) ngrok() Ngrok {
+// edgeNgrok returns a provider pointed at the edge.
+func edgeNgrok(e *ngroktest.Edge) Ngrok {
 	return Ngrok{
 		Authtoken:      testToken,
-		ConnectURL:     e.addr,
-		RootCAs:        e.caFile,
+		ConnectURL:     e.Addr,
+		RootCAs:        e.CAFile,
 		ConnectTimeout: 5 * time.Second,
 		AgentOptions:   []ngrok.AgentOption{ngrok.WithHeartbeatInterval(50 * time.Millisecond)},
 	}
 }
 
-func selfSigned(t *testing.T) (tls.Certificate, []byte) {
+// visit opens a visitor's connection through the bound endpoint.
+func visit(t *testing.T, e *ngroktest.Edge) net.Conn {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := e.Visit()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "fake ngrok edge"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return c
 }
 
 func TestNgrokOpenServesAndCloses(t *testing.T) {
@@ -200,21 +62,19 @@ func TestNgrokOpenServesAndCloses(t *testing.T) {
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
 	edge := newFakeEdge(t, "", "")
-	ep, err := edge.ngrok().Open(context.Background())
+	ep, err := edgeNgrok(edge).Open(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if logged.Len() > 0 {
 		t.Errorf("the SDK logged to slog.Default: %s", logged.String())
 	}
-	if got := ep.URL().String(); got != edge.url {
-		t.Errorf("URL = %q, want %q", got, edge.url)
+	if got := ep.URL().String(); got != edge.URL {
+		t.Errorf("URL = %q, want %q", got, edge.URL)
 	}
-	edge.mu.Lock()
-	if len(edge.auths) != 1 || edge.auths[0] != testToken {
-		t.Errorf("authtokens seen = %q", edge.auths)
+	if auths := edge.Auths(); len(auths) != 1 || auths[0] != testToken {
+		t.Errorf("authtokens seen = %q", auths)
 	}
-	edge.mu.Unlock()
 
 	// A visitor's bytes reach Accept, and the answer goes back.
 	done := make(chan error, 1)
@@ -233,7 +93,7 @@ func TestNgrokOpenServesAndCloses(t *testing.T) {
 		_, err = c.Write([]byte(strings.ToUpper(string(buf))))
 		done <- err
 	}()
-	visitor := edge.proxy(t)
+	visitor := visit(t, edge)
 	if _, err := visitor.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +133,7 @@ func TestNgrokFailsFastOnNgrokErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			edge := newFakeEdge(t, tt.authErr, tt.bindErr)
-			p := edge.ngrok()
+			p := edgeNgrok(edge)
 			p.ConnectTimeout = 10 * time.Second // failing fast must not wait for it
 			start := time.Now()
 			ep, err := p.Open(context.Background())
@@ -377,8 +237,8 @@ func TestNgrokRootCAsReplacesTrust(t *testing.T) {
 	noLeaks(t)
 	edge := newFakeEdge(t, "", "")
 	other := newFakeEdge(t, "", "")
-	p := edge.ngrok()
-	p.RootCAs = other.caFile // trusts a different CA: every handshake fails
+	p := edgeNgrok(edge)
+	p.RootCAs = other.CAFile // trusts a different CA: every handshake fails
 	p.ConnectTimeout = 300 * time.Millisecond
 	_, err := p.Open(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "not connected within 300ms") || !strings.Contains(err.Error(), "certificate") {
@@ -405,5 +265,89 @@ func TestExplainNgrok(t *testing.T) {
 				t.Errorf("ExplainNgrok(%q) = %q, want one line containing %q", tt.code, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestNgrokReportsADroppedSessionAndReconnects(t *testing.T) {
+	// The SDK never closes the heartbeat of a session the network dropped
+	// (muxado's Heartbeat.check waits for a Close that only a client-side
+	// close sends): one parked goroutine per drop, which hf cannot reach.
+	noLeaks(t, sdkHeartbeatLeak)
+	edge := newFakeEdge(t, "", "")
+	events := make(chan SessionEvent, 16)
+	p := edgeNgrok(edge)
+	p.OnSession = func(ev SessionEvent) { events <- ev }
+	ep, err := p.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	next := func() SessionEvent {
+		t.Helper()
+		select {
+		case ev := <-events:
+			return ev
+		case <-time.After(5 * time.Second):
+			t.Fatal("no session event within 5s")
+		}
+		return SessionEvent{}
+	}
+	select {
+	case ev := <-events:
+		t.Fatalf("event before any drop: %+v", ev)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	// Two outages: the second time the edge refuses the first reconnects.
+	for round := range 2 {
+		if round == 1 {
+			edge.Refuse(true)
+		}
+		edge.Drop()
+		if ev := next(); ev.Up || ev.Err == nil {
+			t.Fatalf("round %d: first event %+v, want a drop with its error", round, ev)
+		}
+		if round == 1 {
+			if ev := next(); ev.Up || ev.Err == nil {
+				t.Fatalf("round %d: want a failed reconnect attempt, got %+v", round, ev)
+			}
+			edge.Refuse(false)
+		}
+		var ev SessionEvent
+		for ev = next(); !ev.Up; ev = next() {
+		}
+		if got := edge.Binds(); got != round+2 {
+			t.Errorf("round %d: %d binds, want %d (the endpoint rebound)", round, got, round+2)
+		}
+		if ep.URL().String() != edge.URL {
+			t.Errorf("URL after reconnect = %s", ep.URL())
+		}
+		// The same listener accepts visitors again.
+		accepted := make(chan error, 1)
+		go func() {
+			c, err := ep.Accept()
+			if err == nil {
+				_, err = c.Write([]byte("ok"))
+				c.Close()
+			}
+			accepted <- err
+		}()
+		v := visit(t, edge)
+		got, err := io.ReadAll(v)
+		v.Close()
+		if err != nil || string(got) != "ok" {
+			t.Fatalf("round %d: visitor read %q, %v", round, got, err)
+		}
+		if err := <-accepted; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Closing is not a drop.
+	ep.Close()
+	select {
+	case ev := <-events:
+		t.Errorf("event after Close: %+v", ev)
+	case <-time.After(200 * time.Millisecond):
 	}
 }

@@ -215,14 +215,14 @@ func TestNgrokThroughConnectProxy(t *testing.T) {
 	noLeaks(t)
 	edge := newFakeEdge(t, "", "")
 	px := newConnectProxy(t, "hf", "pw")
-	p := edge.ngrok()
+	p := edgeNgrok(edge)
 	p.Proxy = "http://hf:pw@" + px.addr
 	ep, err := p.Open(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ep.Close()
-	if got := px.seen(); len(got) != 1 || got[0] != edge.addr {
-		t.Errorf("proxy saw CONNECT %q, want %q", got, edge.addr)
+	if got := px.seen(); len(got) != 1 || got[0] != edge.Addr {
+		t.Errorf("proxy saw CONNECT %q, want %q", got, edge.Addr)
 	}
 }

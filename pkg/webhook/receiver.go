@@ -202,7 +202,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.received.Add(1)
-	if code := r.check(req); code != 0 {
+	if code := checkPost(req); code != 0 {
 		r.rejected.Add(1)
 		if code == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
@@ -248,8 +248,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write([]byte(`{"ok":true}` + "\n"))
 }
 
-// check returns the status refusing req before its body is read, or 0.
-func (r *Receiver) check(req *http.Request) int {
+// checkPost returns the status refusing req before its body is read (not a
+// POST of JSON), or 0. The Receiver and the RawReceiver share it.
+func checkPost(req *http.Request) int {
 	if req.Method != http.MethodPost {
 		return http.StatusMethodNotAllowed
 	}

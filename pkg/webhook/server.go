@@ -60,11 +60,12 @@ type Server struct {
 // request makes room for a new one (SECURITY.md has the figures).
 func Serve(ep Listener, r *Receiver) *Server { return serve(ep, r, defaultLimits) }
 
-func serve(ep Listener, r *Receiver, l limits) *Server {
-	s := &Server{ep: ep, url: ep.URL().JoinPath(r.Path()).String(), grace: l.shutdown, done: make(chan struct{})}
+// serve serves h (a Receiver, or any handler of raw.go) on ep within l.
+func serve(ep Listener, h PathHandler, l limits) *Server {
+	s := &Server{ep: ep, url: ep.URL().JoinPath(h.Path()).String(), grace: l.shutdown, done: make(chan struct{})}
 	s.guard = newGuard(ep, l)
 	s.srv = &http.Server{
-		Handler:           stripBase(ep.URL().Path, r),
+		Handler:           stripBase(ep.URL().Path, h),
 		ReadHeaderTimeout: l.readHeader,
 		ReadTimeout:       l.read,
 		WriteTimeout:      l.write,

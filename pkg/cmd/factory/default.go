@@ -210,6 +210,12 @@ func openEndpoint(ctx context.Context, f *cmdutil.Factory, o cmdutil.EndpointOpt
 	if sandboxSecret != "" {
 		s.Sandbox, s.Secret = true, sandboxSecret
 	}
+	if j, err := f.Journal(s.Sandbox); err == nil {
+		// The audit trail: verified deliveries kept beside the journal.
+		s.Keep = job.KeepDeliveries(j, func(err error) {
+			emit(events.Event{Kind: events.Warning, Time: time.Now(), Text: err.Error()})
+		})
+	}
 	ep, err := endpoint.Open(ctx, s, emit)
 	if err != nil || ep == nil { // a nil *Webhook must not become a non-nil interface
 		return nil, UsageError(err)

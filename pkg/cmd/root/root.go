@@ -23,9 +23,11 @@ import (
 	"github.com/hf-cli/hf/pkg/cmd/factory"
 	"github.com/hf-cli/hf/pkg/cmd/generate"
 	"github.com/hf-cli/hf/pkg/cmd/history"
+	listencmd "github.com/hf-cli/hf/pkg/cmd/listen"
 	"github.com/hf-cli/hf/pkg/cmd/status"
 	"github.com/hf-cli/hf/pkg/cmd/version"
 	"github.com/hf-cli/hf/pkg/cmd/wait"
+	webhookcmd "github.com/hf-cli/hf/pkg/cmd/webhook"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/config"
 	dl "github.com/hf-cli/hf/pkg/download"
@@ -85,6 +87,8 @@ progress goes to stderr.`,
 		download.NewCmdDownload(f, nil),
 		cancelcmd.NewCmdCancel(f, nil),
 		history.NewCmdHistory(f, nil),
+		listencmd.NewCmdListen(f, nil),
+		webhookcmd.NewCmdWebhook(f),
 		doctor.NewCmdDoctor(f, nil),
 		version.NewCmdVersion(f, nil),
 		completion.NewCmdCompletion(f, nil),

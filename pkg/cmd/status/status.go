@@ -11,6 +11,7 @@ import (
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
 )
 
@@ -21,6 +22,8 @@ type Options struct {
 	Journal   func(sandbox bool) (*journal.Journal, error)
 	RequestID string
 	JSON      bool
+	// Delivery prints the kept webhook delivery that resolved the request.
+	Delivery bool
 }
 
 // NewCmdStatus builds `hf status`. runF replaces the run step in tests.
@@ -44,6 +47,8 @@ whatever the status is; use hf wait to block until it finishes.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object")
+	cmd.Flags().BoolVar(&opts.Delivery, "delivery", false, "print the verified webhook delivery (headers and body) that resolved the request, as kept beside the journal")
+	cmd.MarkFlagsMutuallyExclusive("json", "delivery")
 	return cmd
 }
 
@@ -59,6 +64,9 @@ type View struct {
 }
 
 func statusRun(ctx context.Context, opts *Options) error {
+	if opts.Delivery {
+		return deliveryRun(opts)
+	}
 	client, err := opts.Client(cmdutil.ClientOptions{})
 	if err != nil {
 		return err
@@ -94,4 +102,19 @@ func statusRun(ctx context.Context, opts *Options) error {
 		fmt.Fprintf(tw, "expires\t%s\n", v.ExpiresAt)
 	}
 	return tw.Flush()
+}
+
+// deliveryRun prints the kept delivery that resolved the request: no API
+// call, the journal knows.
+func deliveryRun(opts *Options) error {
+	j, err := opts.Journal(false)
+	if err != nil {
+		return err
+	}
+	data, _, err := job.ResolvingDelivery(j, opts.RequestID)
+	if err != nil {
+		return err
+	}
+	_, err = opts.IO.Out.Write(data)
+	return err
 }

@@ -50,6 +50,7 @@ type Server struct {
 	timers     map[string]*time.Timer
 	deliveries int
 	assetKnobs assetKnobs // see assets.go
+	attempts   []WebhookAttempt
 }
 
 // Option configures a Server in New.

@@ -82,10 +82,12 @@ func (s *Server) post(hook, msgID string, payload []byte) bool {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
+		s.recordAttempt(WebhookAttempt{URL: hook, WebhookID: msgID, Header: req.Header.Clone(), Body: payload, Err: err.Error(), At: time.Now()})
 		return false
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
+	s.recordAttempt(WebhookAttempt{URL: hook, WebhookID: msgID, Header: req.Header.Clone(), Body: payload, Code: resp.StatusCode, At: time.Now()})
 	return resp.StatusCode >= 200 && resp.StatusCode < 300
 }
 
