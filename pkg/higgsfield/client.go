@@ -271,12 +271,14 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
 	return st, err
 }
 
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var uuidRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+})
 
 // checkSubmitted validates a submit answer at the boundary: its request_id
 // goes into paths, the journal and the terminal, so it must be a UUID.
 func checkSubmitted(st *Status) error {
-	if !uuidRe.MatchString(st.RequestID) {
+	if !uuidRe().MatchString(st.RequestID) {
 		return backoff.Permanent(&BadAnswerError{Field: "request_id", Value: st.RequestID, Want: "a UUID"})
 	}
 	return nil
