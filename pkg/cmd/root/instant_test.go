@@ -37,6 +37,9 @@ func TestInstant(t *testing.T) {
 		{[]string{"status", "id"}, false},
 		{[]string{"cancel", "id"}, false},
 		{[]string{"doctor"}, false},
+		{[]string{"listen", "--forward-to", "http://127.0.0.1:3000/hook"}, false},
+		{[]string{"webhook", "send", "http://127.0.0.1:3000/hook", "--status", "completed"}, false},
+		{[]string{"webhook", "replay", "delivery.json", "--to", "http://127.0.0.1:3000/hook"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
