@@ -110,7 +110,9 @@ func main() {
 EOF
 (cd "$tmp/loop" && GOWORK=off go mod init loop >/dev/null 2>&1 && CGO_ENABLED=0 GOWORK=off go build -o "$tmp/timer" .)
 
-# A clean environment: no config file, an empty journal, no terminal.
+goinfo=$(go env GOVERSION GOOS GOARCH | paste -sd' ')
+# A clean environment for the runs (no go command after this: it would write
+# its telemetry there): no config file, an empty journal, no terminal.
 export XDG_STATE_HOME="$tmp/state" XDG_CONFIG_HOME="$tmp/config" HOME="$tmp/home"
 unset HF_CONFIG HF_DEBUG HF_KEY HF_CREDENTIALS HF_API_KEY HF_API_SECRET HF_API_KEY_ID HF_API_KEY_SECRET
 
@@ -138,7 +140,7 @@ fi
 
 size() { stat -c %s "$1" 2>/dev/null || stat -f %z "$1"; }
 printf 'hf start-up vs a hello-world, %s, %s cores, load %s\n' \
-	"$(go env GOVERSION GOOS GOARCH | paste -sd' ')" "$(getconf _NPROCESSORS_ONLN)" \
+	"$goinfo" "$(getconf _NPROCESSORS_ONLN)" \
 	"$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 mb() { awk -v b="$(size "$1")" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 printf 'built with CGO_ENABLED=%s -trimpath -ldflags='"'"'-s -w'"'"': hf %s MiB, hello-world %s MiB; %s runs each (%s)\n\n' \
@@ -162,4 +164,6 @@ END {
 	}
 	printf "\nratio = median / the hello-world median (min/min: the same for the fastest runs,\n"
 	printf "less sensitive to a busy machine); goal: ratio <= %.1fx: %s\n", goal, over ? over " command(s) over" : "met"
+	if (med[1] > 1.3 * lo[1])
+		printf "warning: the hello-world median is %.1fx its min: the machine was busy and the\nratios are unreliable; re-run, or TOOL=loop to interleave the commands\n", med[1] / lo[1]
 }' "$csv"
