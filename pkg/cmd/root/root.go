@@ -99,6 +99,7 @@ progress goes to stderr.`,
 // Main runs hf with args and returns the process exit code. The first
 // SIGINT cancels the command's context with job.ErrInterrupt (the job then
 // cancels a queued request or detaches); a second one exits at once.
+// Instant commands run without that handling (see instant).
 func Main(ver string, args []string) int {
 	// net/http reports peers' protocol violations (an answer longer than
 	// its Content-Length, a stray byte on an idle connection) through the
@@ -106,12 +107,38 @@ func Main(ver string, args []string) int {
 	// silence it so only hf's own lines reach the terminal.
 	log.SetOutput(io.Discard)
 	f := factory.New(ver)
-	ios := f.IOStreams
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	cmd := NewCmdRoot(f)
+	if !instant(cmd, args) {
+		defer handleSignals(f.IOStreams, cancel)()
+	}
+	return run(ctx, f, cmd, args)
+}
+
+// instant reports whether args run a command that only prints what hf
+// already knows: help, usage errors, version, completion, history. Those
+// keep Go's default signal handling (Ctrl-C ends them at once; the shell
+// sees 130), because the first signal.Notify starts a thread and waits for
+// it: about 0.5 ms, a fifth of hf's start-up (bench/startup.sh). cmd.Find
+// is the lookup Execute does, so the command found is the one that runs.
+func instant(cmd *cobra.Command, args []string) bool {
+	c, _, err := cmd.Find(args)
+	if err != nil || c == cmd {
+		return true
+	}
+	switch c.CommandPath() {
+	case "hf version", "hf completion", "hf history":
+		return true
+	}
+	return false
+}
+
+// handleSignals makes the first SIGINT or SIGTERM cancel with
+// job.ErrInterrupt and a second one exit at once; the returned func stops.
+func handleSignals(ios *iostreams.IOStreams, cancel context.CancelCauseFunc) (stop func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	go func() {
 		n := 0
 		for range sigs {
@@ -124,14 +151,17 @@ func Main(ver string, args []string) int {
 			os.Exit(ExitInterrupted)
 		}
 	}()
-	return Run(ctx, f, args)
+	return func() { signal.Stop(sigs) }
 }
 
 // Run executes one hf command line with f's streams and returns the exit
 // code, reporting any error on f's stderr. Main wraps it with signal
 // handling; tests call it in-process.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
-	cmd := NewCmdRoot(f)
+	return run(ctx, f, NewCmdRoot(f), args)
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []string) int {
 	cmd.SetArgs(args)
 	ran, err := cmd.ExecuteContextC(ctx)
 	var flagErr *cmdutil.FlagError
