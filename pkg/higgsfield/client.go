@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -201,6 +202,9 @@ type SubmitRequest struct {
 	Webhook string
 	// IdempotencyKey is reused on every retry; New generates one when empty.
 	IdempotencyKey string
+	// ExpiresAfter, when set, is sent as Hf-Expires-After (whole seconds):
+	// the request's retention (the API takes 1 h to the account's retention).
+	ExpiresAfter time.Duration
 }
 
 // modelRe and idRe compile on first use, not at start-up (see bench/startup.sh).
@@ -256,6 +260,9 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
 			return nil, err
 		}
 		req.Header.Set("Idempotency-Key", key)
+		if r.ExpiresAfter > 0 {
+			req.Header.Set("Hf-Expires-After", strconv.FormatInt(int64(r.ExpiresAfter/time.Second), 10))
+		}
 		st, err := c.doStatus(req, "submit")
 		if err == nil {
 			err = checkSubmitted(st)

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -311,17 +312,29 @@ func Unescape(body map[string]any, mode Mode) map[string]any {
 	return out
 }
 
-// Preview returns a copy of body with each file reference replaced by a
-// placeholder naming the file ("<public URL of cat.png>") and "@@"
-// unescaped, and the references; it reads the files but uploads nothing
-// (for --dry-run).
+// Placeholder is the URL Preview puts where a file's public URL will be:
+// a valid URL under the reserved .invalid domain, naming the file.
+func Placeholder(r Ref) string {
+	return "https://upload.invalid/" + r.SHA256[:12] + "/" + url.PathEscape(filepath.Base(r.Path))
+}
+
+// Preview returns a copy of body with each file reference replaced by its
+// Placeholder and "@@" unescaped, and the references; it reads the files
+// but uploads nothing (for --dry-run and estimates).
 func Preview(body map[string]any, mode Mode, baseDir string) (map[string]any, []Ref, error) {
-	refs, err := Scan(body, mode, baseDir)
+	found, err := scan(body, mode, baseDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := transform(body, mode, func(_, path string) (any, error) {
-		return "<public URL of " + path + ">", nil
+	refs := make([]Ref, len(found))
+	for i, f := range found {
+		refs[i] = f.Ref
+	}
+	i := 0
+	out, err := transform(body, mode, func(_, _ string) (any, error) {
+		u := Placeholder(found[i].Ref)
+		i++
+		return u, nil
 	})
 	return out, refs, err
 }

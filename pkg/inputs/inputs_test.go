@@ -202,7 +202,7 @@ func TestUnescapeAndPreview(t *testing.T) {
 		t.Fatalf("Unescape = %v", got)
 	}
 	prev, refs, err := Preview(in, JSONFields, dir)
-	if err != nil || len(refs) != 1 || prev["image_url"] != "<public URL of a.png>" || prev["prompt"] != "@me at dawn" {
+	if err != nil || len(refs) != 1 || prev["image_url"] != "https://upload.invalid/"+refs[0].SHA256[:12]+"/a.png" || prev["prompt"] != "@me at dawn" {
 		t.Fatalf("Preview = %v %v %v", prev, refs, err)
 	}
 	if in["image_url"] != "@a.png" || in["prompt"] != "@@me at dawn" {

@@ -32,6 +32,7 @@ import (
 	"github.com/hf-cli/hf/pkg/config"
 	dl "github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/inputs"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/ui"
@@ -197,6 +198,10 @@ func ExitCode(err error) int {
 		exists   *dl.ExistsError
 		missing  *config.MissingCredentialsError
 		apiError *higgsfield.APIError
+		badValue *config.ValueError
+		badKey   *config.UnknownKeyError
+		badCreds *config.CredentialsError
+		badFile  *inputs.FileError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -215,7 +220,8 @@ func ExitCode(err error) int {
 			return ExitCanceled
 		}
 		return ExitFailed
-	case errors.As(err, &flagErr), errors.As(err, &exists), errors.As(err, &missing):
+	case errors.As(err, &flagErr), errors.As(err, &exists), errors.As(err, &missing),
+		errors.As(err, &badValue), errors.As(err, &badKey), errors.As(err, &badCreds), errors.As(err, &badFile):
 		return ExitUsage
 	case errors.As(err, &apiError):
 		switch apiError.StatusCode {
@@ -248,10 +254,13 @@ func Hint(err error) string {
 		apiError *higgsfield.APIError
 		missing  *config.MissingCredentialsError
 		flagErr  *cmdutil.FlagError
+		badValue *config.ValueError
 	)
 	switch {
 	case errors.As(err, &missing):
-		return "create a key at https://cloud.higgsfield.ai, or try hf without one: hf generate --sandbox MODEL --prompt ..."
+		return "run hf auth login, or create a key at https://cloud.higgsfield.ai; or try hf without one: hf generate --sandbox MODEL --prompt ..."
+	case errors.As(err, &badValue):
+		return "fix it with: hf config set " + badValue.Key + " VALUE (or unset the variable); hf config list shows every setting"
 	case errors.As(err, &apiError):
 		switch apiError.StatusCode {
 		case http.StatusUnauthorized:
