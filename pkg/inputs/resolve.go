@@ -215,3 +215,41 @@ func (s *sendReader) Seek(offset int64, whence int) (int64, error) {
 	}
 	return 0, errors.New("inputs: only rewinding to the start is supported")
 }
+
+// Check checks one file as Scan does (path as given, relative to baseDir).
+func Check(path, baseDir string) (Ref, error) {
+	abs, err := resolvePath(path, baseDir)
+	if err != nil {
+		return Ref{}, &FileError{Path: path, Reason: err.Error(), Supported: Supported}
+	}
+	f, err := check(abs)
+	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			fe.Path = path
+		}
+		return Ref{}, err
+	}
+	f.Path = path
+	return f.Ref, nil
+}
+
+// Upload checks and uploads one file (or reuses its URL) and returns its
+// Ref and public URL: hf upload.
+func (r *Resolver) Upload(ctx context.Context, path, baseDir string) (Ref, string, error) {
+	abs, err := resolvePath(path, baseDir)
+	if err != nil {
+		return Ref{}, "", &FileError{Path: path, Reason: err.Error(), Supported: Supported}
+	}
+	f, err := check(abs)
+	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			fe.Path = path
+		}
+		return Ref{}, "", err
+	}
+	f.Path = path
+	u, err := r.url(ctx, f)
+	return f.Ref, u, err
+}

@@ -16,15 +16,21 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hf-cli/hf/pkg/cmd/auth"
 	cancelcmd "github.com/hf-cli/hf/pkg/cmd/cancel"
 	"github.com/hf-cli/hf/pkg/cmd/completion"
+	configcmd "github.com/hf-cli/hf/pkg/cmd/config"
+	deletecmd "github.com/hf-cli/hf/pkg/cmd/delete"
 	"github.com/hf-cli/hf/pkg/cmd/doctor"
 	"github.com/hf-cli/hf/pkg/cmd/download"
+	"github.com/hf-cli/hf/pkg/cmd/estimate"
 	"github.com/hf-cli/hf/pkg/cmd/factory"
 	"github.com/hf-cli/hf/pkg/cmd/generate"
 	"github.com/hf-cli/hf/pkg/cmd/history"
 	listencmd "github.com/hf-cli/hf/pkg/cmd/listen"
+	"github.com/hf-cli/hf/pkg/cmd/models"
 	"github.com/hf-cli/hf/pkg/cmd/status"
+	"github.com/hf-cli/hf/pkg/cmd/upload"
 	"github.com/hf-cli/hf/pkg/cmd/version"
 	"github.com/hf-cli/hf/pkg/cmd/wait"
 	webhookcmd "github.com/hf-cli/hf/pkg/cmd/webhook"
@@ -87,14 +93,42 @@ progress goes to stderr.`,
 		wait.NewCmdWait(f, nil),
 		download.NewCmdDownload(f, nil),
 		cancelcmd.NewCmdCancel(f, nil),
+		deletecmd.NewCmdDelete(f, nil),
 		history.NewCmdHistory(f, nil),
 		listencmd.NewCmdListen(f, nil),
 		webhookcmd.NewCmdWebhook(f),
+		upload.NewCmdUpload(f, nil),
+		estimate.NewCmdEstimate(f, nil),
+		models.NewCmdModels(f, nil),
+		auth.NewCmdAuth(f, nil),
+		configcmd.NewCmdConfig(f, nil),
 		doctor.NewCmdDoctor(f, nil),
 		version.NewCmdVersion(f, nil),
 		completion.NewCmdCompletion(f, nil),
+		exitCodesTopic(),
 	)
 	return cmd
+}
+
+// exitCodesTopic is `hf help exit-codes`: a help topic, not a command.
+func exitCodesTopic() *cobra.Command {
+	return &cobra.Command{
+		Use:   "exit-codes",
+		Short: "What hf's exit codes mean",
+		Long: `hf exits with one of these codes (the same for every command):
+
+  0    success
+  1    error not listed below (network, API 5xx after retries, file system)
+  2    usage error, or input rejected by the API (400/422): bad flags, settings,
+       files (missing, unreadable, unsupported type), an unconfirmed delete
+  3    generation failed (failed)
+  4    rejected by moderation (nsfw)
+  5    canceled (canceled)
+  6    credentials rejected (401) or not enough credits (403)
+  7    generation completed but a download failed (hf download ID retries)
+  124  timed out waiting; the request goes on (hf wait ID)
+  130  interrupted by the user`,
+	}
 }
 
 // Main runs hf with args and returns the process exit code. The first
