@@ -191,18 +191,24 @@ func NewDurationValue(d *time.Duration, def time.Duration) *DurationValue {
 	return &DurationValue{D: d}
 }
 
+// Set parses s. A negative value is passed on for the command to reject
+// with its own message (a usage error naming the flag).
 func (v *DurationValue) Set(s string) error {
-	d, err := ParseDuration(s)
+	rest, neg := strings.CutPrefix(strings.TrimSpace(s), "-")
+	d, err := ParseDuration(rest)
 	if err != nil {
 		return err
+	}
+	if neg {
+		d = -d
 	}
 	*v.D = d
 	return nil
 }
 
 func (v *DurationValue) String() string {
-	if v == nil || v.D == nil {
-		return "0s"
+	if v == nil || v.D == nil || *v.D == 0 {
+		return "0" // what pflag takes for an unset default
 	}
 	return v.D.String()
 }

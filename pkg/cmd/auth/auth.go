@@ -37,8 +37,8 @@ type Options struct {
 	NewClient func(higgsfield.Credentials) (*higgsfield.Client, error)
 	// Flags are the global --api-key/--api-secret.
 	FlagKey, FlagSecret func() (string, string)
-	// ReadSecret reads a line without echo from the terminal (fd).
-	ReadSecret func(fd int) ([]byte, error)
+	// ReadSecret reads a line without echo from the terminal on stdin.
+	ReadSecret func() ([]byte, error)
 
 	WithKey, JSON bool
 }
@@ -60,8 +60,14 @@ func NewCmdAuth(f *cmdutil.Factory, runF func(verb string, o *Options) error) *c
 			}
 			return higgsfield.New(higgsfield.Options{BaseURL: base, Credentials: cr, UserAgent: "hf/" + f.Version, MaxAttempts: 3})
 		},
-		FlagKey:    func() (string, string) { return f.APIKey, f.APISecret },
-		ReadSecret: term.ReadPassword,
+		FlagKey: func() (string, string) { return f.APIKey, f.APISecret },
+		ReadSecret: func() ([]byte, error) {
+			in, ok := f.IOStreams.In.(*os.File)
+			if !ok {
+				return nil, errors.New("stdin is not a terminal")
+			}
+			return term.ReadPassword(int(in.Fd()))
+		},
 	}
 	cmd := &cobra.Command{
 		Use:   "auth <command>",
@@ -126,12 +132,11 @@ func readKey(opts *Options) (string, error) {
 		}
 		return strings.TrimSpace(line), nil
 	}
-	f, ok := opts.IO.In.(*os.File)
-	if !ok || !opts.IO.CanPrompt() {
+	if !opts.IO.CanPrompt() {
 		return "", &cmdutil.FlagError{Err: errors.New("no terminal to ask for the key on"), Hint: `pipe it instead: echo "$KEY_ID:$KEY_SECRET" | hf auth login --with-key`}
 	}
 	fmt.Fprint(opts.IO.ErrOut, "Paste your API key (KEY_ID:KEY_SECRET, from the Higgsfield console): ")
-	b, err := opts.ReadSecret(int(f.Fd()))
+	b, err := opts.ReadSecret()
 	fmt.Fprintln(opts.IO.ErrOut)
 	if err != nil {
 		return "", fmt.Errorf("reading the key: %w", err)

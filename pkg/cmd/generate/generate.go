@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,9 +117,9 @@ uploads and opens nothing.`,
 	fl.StringVar(&opts.IdemKey, "idempotency-key", "", "send this Idempotency-Key: the same key and parameters return the original request without a second charge")
 	fl.BoolVar(&opts.NoWait, "no-wait", false, "submit, print the request id on stdout, and exit")
 	fl.BoolVar(&opts.Sandbox, "sandbox", false, "run against a built-in fake API: no credentials, no network, real PNG/MP4 outputs")
-	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up waiting after this long (the request goes on; resume with hf wait)")
+	fl.Var(config.NewDurationValue(&opts.Timeout, 30*time.Minute), "timeout", "give up waiting after this long (the request goes on; resume with hf wait)")
 	opts.Endpoint.Register(cmd)
-	fl.DurationVar(&opts.PollInterval, "poll-interval", 0, "poll the status at this fixed interval (default: 2s growing to 10s)")
+	fl.Var(config.NewDurationValue(&opts.PollInterval, 0), "poll-interval", "poll the status at this fixed interval (default: 2s growing to 10s)")
 	fl.Var(config.NewDurationValue(&opts.ExpiresAfter, 0), "expires-after", "delete the request's data this long after it finishes (Hf-Expires-After; 1h to the account's retention)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the exact request and its estimate; submit, upload and open nothing")
 	_ = cmd.RegisterFlagCompletionFunc("set", cmdutil.CompleteSetKeys)
@@ -163,6 +165,9 @@ func generateRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if !opts.Quiet {
+		warnUnknownParams(opts.IO, opts.Model, body.Merge())
+	}
 	if opts.DryRun {
 		return dryRun(ctx, opts, body)
 	}
@@ -206,4 +211,26 @@ func generateRun(ctx context.Context, opts *Options) error {
 	}
 	cmdutil.PrintResult(opts.IO, res, opts.JSON)
 	return err
+}
+
+// warnUnknownParams warns about body fields that the catalog does not list
+// for a known model: a typo is caught early, but the API stays the judge
+// and the body is sent as given.
+func warnUnknownParams(ios *iostreams.IOStreams, model string, params map[string]any) {
+	m, ok := higgsfield.CatalogModel(model)
+	if !ok {
+		return
+	}
+	var unknown []string
+	for k := range params {
+		if _, ok := m.Param(k); !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return
+	}
+	slices.Sort(unknown)
+	fmt.Fprintf(ios.ErrOut, "hf: warning: %s not documented for %s (hf models show %s); sent as given\n",
+		strings.Join(unknown, ", "), model, model)
 }
