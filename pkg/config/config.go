@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/redact"
 )
 
 // EnvBindings maps config keys to the environment variables that set them
@@ -195,8 +196,11 @@ func (c *Config) Check() error {
 }
 
 func valueError(src string, k Key, val string, err error) *ValueError {
-	if k.Secret {
+	switch {
+	case k.Secret:
 		val = ""
+	case k.Kind == KindURL:
+		val = redact.URL(val) // no userinfo, no query values
 	}
 	return &ValueError{Source: src, Key: k.Name, Value: val, Err: err}
 }

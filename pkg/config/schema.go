@@ -54,7 +54,7 @@ var Keys = []Key{
 	{Name: "credentials.api_key", Login: true, Env: []string{"HF_API_KEY", "HF_API_KEY_ID"}, Help: "API key id (with credentials.api_secret)", check: checkToken},
 	{Name: "credentials.api_secret", Secret: true, Login: true, Env: []string{"HF_API_SECRET", "HF_API_KEY_SECRET"}, Help: "API key secret (with credentials.api_key)", check: checkToken},
 	{Name: "credentials.store", Kind: KindEnum, Values: []string{"auto", "keyring", "file"}, Default: "auto", Env: []string{"HF_CREDENTIALS_STORE"}, Help: "where hf auth login keeps the secret: the OS keyring when there is one (auto), or the config file"},
-	{Name: "base_url", Kind: KindURL, Default: higgsfield.DefaultBaseURL, Env: []string{"HF_BASE_URL"}, Help: "API base URL"},
+	{Name: "base_url", Kind: KindURL, Default: higgsfield.DefaultBaseURL, Env: []string{"HF_BASE_URL"}, Help: "API base URL", check: checkBaseURL},
 	{Name: "generate.timeout", Kind: KindDuration, Default: "30m", Env: []string{"HF_TIMEOUT"}, Help: "default --timeout", check: checkPositive},
 	{Name: "webhook.via", Kind: KindEnum, Values: []string{"auto", "webhook", "poll"}, Default: "auto", Env: []string{"HF_VIA"}, Help: "default --via"},
 	{Name: "webhook.url", Kind: KindURL, Env: []string{"HF_WEBHOOK_URL"}, Help: "default --webhook-url"},
@@ -100,8 +100,10 @@ func (k Key) Validate(v string) error {
 	case KindAddr:
 		err = checkAddr(v)
 	}
-	if err == nil && k.check != nil {
-		err = k.check(v)
+	if k.check != nil && (err == nil || k.Kind == KindURL) {
+		if cerr := k.check(v); cerr != nil {
+			err = cerr
+		}
 	}
 	return err
 }
@@ -245,6 +247,20 @@ func checkURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("want an http(s)://host URL")
+	}
+	if u.User != nil {
+		return errors.New("credentials do not go in the URL")
+	}
+	return nil
+}
+
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return errors.New("invalid base URL: want http(s)://host")
+	case u.User != nil:
+		return errors.New("credentials go in --api-key/--api-secret, not in the URL")
 	}
 	return nil
 }

@@ -108,6 +108,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{name: "env beats a bad file? no: both are checked", env: map[string]string{"HF_VIA": "poll"}, file: "webhook:\n  via: sideways\n", source: "FILE", key: "webhook.via"},
 		{name: "list where a value belongs", file: "base_url:\n  - a\n  - b\n", source: "FILE", key: "base_url", has: []string{"single value"}},
 		{name: "secret not echoed", file: "webhook:\n  secret: notwhsec-s3cr3t\n", source: "FILE", key: "webhook.secret", hidden: "notwhsec-s3cr3t"},
+		{name: "URL userinfo not echoed", env: map[string]string{"HF_BASE_URL": "https://kid:hunter2@x.example.com"}, source: "HF_BASE_URL", key: "base_url", has: []string{"not in the URL"}, hidden: "hunter2"},
 		{name: "bad file credentials", file: "credentials:\n  credentials: nocolon-s3cr3t\n", source: "FILE", key: "credentials.credentials", hidden: "nocolon-s3cr3t"},
 	}
 	for _, tt := range tests {

@@ -200,6 +200,9 @@ func generateRun(ctx context.Context, opts *Options) error {
 	if len(refs) > 0 {
 		if spec.Params, _, err = body.Resolve(ctx, cmdutil.NewResolver(opts.IO, eng.Runner.Client, opts.Quiet)); err != nil {
 			eng.Close()
+			if errors.Is(context.Cause(ctx), job.ErrInterrupt) {
+				return &job.InterruptedError{} // nothing was submitted
+			}
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/inputs"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 )
 
 // sample writes a sample file of content type ct into dir.
@@ -289,5 +291,27 @@ func TestNewCmdGenerateNewFlags(t *testing.T) {
 		if err != nil || !tt.check(o) {
 			t.Fatalf("%v: %+v %v", tt.args, o, err)
 		}
+	}
+}
+
+func TestGenerateInterruptedUpload(t *testing.T) {
+	srv := newFakeAPI(t)
+	srv.SetUploadDelay(10 * time.Second) // storage hangs
+	t.Chdir(t.TempDir())
+	sample(t, ".", "cat.png", "image/png", 1)
+	ios, _, _, _ := iostreams.Test()
+	fake := testenv.NewFake(t, ios, srv.URL, nil)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(200*time.Millisecond, func() { cancel(job.ErrInterrupt) })
+	start := time.Now()
+	err := generateRun(ctx, &Options{IO: ios, Engine: fake.Engine, Client: fake.Client, Config: fake.Config, Credentials: fake.Credentials,
+		Model: "m/x", Body: cmdutil.BodyFlags{Prompt: "p", PromptSet: true, Sets: []string{"image_url=@cat.png"}},
+		Out: cmdutil.OutputFlags{Dir: t.TempDir()}, Timeout: time.Minute})
+	var ie *job.InterruptedError
+	if !errors.As(err, &ie) || time.Since(start) > 5*time.Second {
+		t.Fatalf("err = %v after %s", err, time.Since(start))
+	}
+	if srv.Count(hftest.Submit) != 0 || srv.Charged() != 0 {
+		t.Fatal("submitted after an interrupted upload")
 	}
 }
