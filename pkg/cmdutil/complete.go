@@ -15,7 +15,7 @@ func CompleteModels(_ *cobra.Command, args []string, toComplete string) ([]strin
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var out []string
-	for _, m := range higgsfield.Catalog {
+	for _, m := range higgsfield.Catalog() {
 		if strings.HasPrefix(m.ID, toComplete) {
 			out = append(out, m.ID+"\t"+m.Kind+", "+m.Task)
 		}
@@ -27,7 +27,7 @@ func CompleteModels(_ *cobra.Command, args []string, toComplete string) ([]strin
 // as the first argument (of every catalog model when it is unknown), then
 // a parameter's documented values after "key=".
 func CompleteSetKeys(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	models := higgsfield.Catalog
+	models := higgsfield.Catalog()
 	if len(args) > 0 {
 		if m, ok := higgsfield.CatalogModel(args[0]); ok {
 			models = []higgsfield.Model{m}

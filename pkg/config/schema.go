@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hf-cli/hf/pkg/higgsfield"
@@ -233,10 +234,13 @@ func checkAtLeastSecond(s string) error {
 	return err
 }
 
-var sizeRe = regexp.MustCompile(`(?i)^([0-9]+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?$`)
+// sizeRe compiles on first use (start-up stays cheap).
+var sizeRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)^([0-9]+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?$`)
+})
 
 func checkSize(s string) error {
-	m := sizeRe.FindStringSubmatch(strings.TrimSpace(s))
+	m := sizeRe().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil || strings.TrimLeft(m[1], "0") == "" {
 		return errors.New("want a size such as 8GiB, 500MB or 1048576")
 	}

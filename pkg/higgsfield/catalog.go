@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // CatalogDate is when the built-in model catalog was compiled from the
@@ -132,114 +133,120 @@ func reve(id, task string, extra ...Param) Model {
 	return Model{ID: id, Kind: "image", Task: task, Source: "openapi", Params: append([]Param{pPrompt(), pInt("num_images", "")}, extra...)}
 }
 
-// Catalog is the built-in model catalog, from the reference's tables
+// Catalog returns the built-in model catalog, from the reference's tables
 // (CatalogDate). It is a guide, not a gate: the API is the judge of which
-// models and parameters an account may use.
-var Catalog = []Model{
-	// Current model pages (api.higgsfield.ai).
-	{ID: "higgsfield-ai/soul/v2/standard", Kind: "image", Task: "text-to-image", Source: "docs", Note: "the quickstart's default", Params: []Param{
-		pPrompt(), noted(pEnum("aspect_ratio", soulAspect...), "docs example 3:4"), pEnum("resolution", "720p", "1080p"), pBool("enhance_prompt"),
-		pInt("batch_size", "", "1", "4"), pInt("seed", ""), pStr("custom_reference_id"), pNum("custom_reference_strength", ""),
-		noted(pNum("style_strength", ""), "accepted but has no effect (third-party)"),
-	}},
-	{ID: "higgsfield-ai/soul/standard", Kind: "image", Task: "text-to-image", Source: "docs", Params: []Param{
-		pPrompt(), withDefault(pEnum("aspect_ratio", soulAspect...), "4:3"), noted(pEnum("resolution", "720p", "1080p"), `the older OpenAPI says "2K"/"4K"; the current docs win`),
-		pBool("enhance_prompt"), pInt("batch_size", "", "1", "4"), noted(pInt("num_images", "1–4"), "older OpenAPI"),
-	}},
-	{ID: "higgsfield-ai/soul/cinema", Kind: "image", Task: "text-to-image", Source: "docs", Note: "may be absent from model discovery; the id works directly", Params: []Param{
-		pPrompt(), pInt("batch_size", "", "1", "4"), withDefault(pEnum("aspect_ratio", soulAspect...), "1:1"), withDefault(pBool("enhance_prompt"), "false"),
-		noted(pInt("seed", "1–1000000"), "random when absent; null is invalid"), noted(pStr("custom_reference_id"), "a trained reference of the same account"),
-		noted(pStr("style_id"), "ignored"),
-	}},
-	{ID: "kling-video/v3.0-turbo/image-to-video", Kind: "video", Task: "image-to-video", Source: "docs", Params: []Param{
-		pPrompt(), required(pURL("image_url")), pInt("duration", "3–15"), pEnum("resolution", "720p", "1080p"),
-	}},
-	{ID: "kling-video/v3.0-turbo/text-to-video", Kind: "video", Task: "text-to-video", Source: "docs", Note: "id from the turbo-text-to-video page", Params: []Param{
-		pPrompt(), pInt("duration", "3–15"), pEnum("resolution", "720p", "1080p"),
-	}},
-	kling("kling-video/v2.5-turbo/pro/image-to-video", "image-to-video", "docs", required(pURL("image_url"))),
-	{ID: "kling-video/o3/first-last-frame", Kind: "video", Task: "first-last-frame-to-video", Source: "docs", Note: "the schema requires nothing, but the API asks for first_frame_url (third-party)", Params: []Param{
-		pStr("prompt"), required(pURL("first_frame_url")), pURL("last_frame_url"),
-	}},
-	seedance25("bytedance/seedance-2.5/text-to-video", "text-to-video"),
-	seedance25("bytedance/seedance-2.5/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
-	seedance25("bytedance/seedance-2.5/reference-to-video", "reference-to-video", pURLs("image_urls", ""), pURLs("video_urls", ""), pURLs("audio_urls", "")),
-	{ID: "marketing-studio/image", Kind: "image", Task: "text-to-image", Source: "docs", Note: "presets: GET /marketing-studio/image/presets; parameters from third-party notes", Params: []Param{
-		pPrompt(), pStr("aspect_ratio"), pEnum("resolution", "1k", "2k", "4k"), pEnum("quality", "low", "medium", "high"),
-		pURLs("image_urls", ""), pBool("enhance_prompt"), pStr("preset_id"),
-	}},
-	{ID: "higgsfiled/genjutsu/motion-transfer/v1.0", Kind: "video", Task: "video-to-video", Source: "docs", Note: `the id is spelled "higgsfiled"`, Params: []Param{
-		pPrompt(), required(noted(pURL("video_url"), "at least 4 s long")), pURLs("image_urls", ""), pEnum("resolution", "480p", "720p"),
-	}},
-	{ID: "bytedance/seedream/v4/text-to-image", Kind: "image", Task: "text-to-image", Source: "docs", Params: []Param{
-		pPrompt(), noted(pStr("resolution"), `e.g. "2K"`), noted(pStr("aspect_ratio"), `e.g. "16:9"`), pBool("camera_fixed"),
-	}},
-	{ID: "flux-pro/kontext/max/text-to-image", Kind: "image", Task: "text-to-image", Source: "docs", Params: []Param{
-		pPrompt(), pStr("aspect_ratio"), withDefault(pInt("safety_tolerance", "0–6"), "6"), pInt("seed", ""),
-	}},
+// models and parameters an account may use. It is built on first use, so
+// that commands that never look at it do not pay for it at start-up.
+func Catalog() []Model { return catalog() }
 
-	// The older catalog (OpenAPI copy), for models the current pages do not cover.
-	soulRef("higgsfield-ai/soul/reference", required(pURL("image_reference_url"))),
-	soulRef("higgsfield-ai/soul/character", pURL("image_reference_url"), required(pStr("custom_reference_id")), required(pNum("custom_reference_strength", ""))),
-	dop("higgsfield-ai/dop/lite"),
-	dop("higgsfield-ai/dop/turbo"),
-	dop("higgsfield-ai/dop/standard"),
-	{ID: "higgsfield-ai/popcorn/auto", Kind: "image", Task: "text-to-image", Source: "openapi", Params: []Param{
-		pPrompt(), pURLs("image_urls", "≤8"), pInt("num_images", "1–8"), pEnum("resolution", "720p", "1600p"), pStr("aspect_ratio"),
-	}},
-	veo("veo3.1", "text-to-video"),
-	veo("veo3.1/fast", "text-to-video"),
-	veo("veo3.1/image-to-video", "image-to-video", required(pURL("image_url"))),
-	veo("veo3.1/fast/image-to-video", "image-to-video", required(pURL("image_url"))),
-	veo("veo3.1/first-last-frame-to-video", "first-last-frame-to-video", required(pURL("first_frame_url")), required(pURL("last_frame_url"))),
-	veo("veo3.1/fast/first-last-frame-to-video", "first-last-frame-to-video", required(pURL("first_frame_url")), required(pURL("last_frame_url"))),
-	veo("veo3.1/reference-to-video", "reference-to-video", required(pURLs("image_urls", "≤3"))),
-	seedanceV1("bytedance/seedance/v1/lite/text-to-video", "text-to-video"),
-	seedanceV1("bytedance/seedance/v1/lite/image-to-video", "image-to-video", required(pURL("image_url"))),
-	seedanceV1("bytedance/seedance/v1/pro/fast/text-to-video", "text-to-video"),
-	seedanceV1("bytedance/seedance/v1/pro/fast/image-to-video", "image-to-video", required(pURL("image_url"))),
-	kling("kling-video/v2.1/master/image-to-video", "image-to-video", "openapi", required(pURL("image_url"))),
-	kling("kling-video/v2.1/pro/image-to-video", "image-to-video", "openapi", required(pURL("image_url"))),
-	kling("kling-video/v2.1/standard/image-to-video", "image-to-video", "openapi", required(pURL("image_url"))),
-	kling("kling-video/v2.1/master/text-to-video", "text-to-video", "openapi", pStr("aspect_ratio")),
-	kling("kling-video/v2.5-turbo/standard/image-to-video", "image-to-video", "openapi", required(pURL("image_url"))),
-	kling("kling-video/v2.5-turbo/pro/text-to-video", "text-to-video", "openapi"),
-	hailuo("minimax/hailuo-02/pro/text-to-video", "text-to-video"),
-	hailuo("minimax/hailuo-02/pro/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
-	hailuo("minimax/hailuo-02/standard/text-to-video", "text-to-video"),
-	hailuo("minimax/hailuo-02/standard/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
-	hailuo("minimax/hailuo-2.3/pro/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
-	hailuo("minimax/hailuo-2.3/standard/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
-	hailuo("minimax/hailuo-2.3-fast/pro/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
-	hailuo("minimax/hailuo-2.3-fast/standard/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
-	sora("sora-2/text-to-video", "text-to-video", false),
-	sora("sora-2/image-to-video", "image-to-video", false, pURL("image_url")),
-	sora("sora-2/text-to-video/pro", "text-to-video", true),
-	sora("sora-2/image-to-video/pro", "image-to-video", true, pURL("image_url")),
-	{ID: "wan-25-preview/text-to-video", Kind: "video", Task: "text-to-video", Source: "openapi", Params: []Param{
-		pPrompt(), pInt("duration", "", "5", "10"), pEnum("resolution", "480p", "720p", "1080p"), pInt("seed", "−1–1000000"), pURL("audio_url"), pStr("negative_prompt"),
-	}},
-	{ID: "wan-25-preview/image-to-video", Kind: "video", Task: "image-to-video", Source: "openapi", Params: []Param{
-		pPrompt(), required(pURL("image_url")), pInt("duration", "", "5", "10"), pEnum("resolution", "480p", "720p", "1080p"), pInt("seed", "−1–1000000"), pURL("audio_url"), pStr("negative_prompt"),
-	}},
-	{ID: "nano-banana", Kind: "image", Task: "text-to-image", Source: "openapi", Params: []Param{
-		pPrompt(), pInt("num_images", "1–4"), noted(pEnum("aspect_ratio", "auto", "1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9"), `includes "auto"`),
-		pURLs("input_images", "≤8"), pEnum("output_format", "jpeg", "png"),
-	}},
-	reve("reve/text-to-image", "text-to-image"),
-	reve("reve/edit", "image-edit", required(pURL("image_url"))),
-	reve("reve/remix", "image-remix", required(pURLs("image_urls", "≤4"))),
-	reve("reve/fast/edit", "image-edit", required(pURL("image_url"))),
-	reve("reve/fast/remix", "image-remix", required(pURLs("image_urls", "≤4"))),
-}
+var catalog = sync.OnceValue(func() []Model {
+	return []Model{
+		// Current model pages (api.higgsfield.ai).
+		{ID: "higgsfield-ai/soul/v2/standard", Kind: "image", Task: "text-to-image", Source: "docs", Note: "the quickstart's default", Params: []Param{
+			pPrompt(), noted(pEnum("aspect_ratio", soulAspect...), "docs example 3:4"), pEnum("resolution", "720p", "1080p"), pBool("enhance_prompt"),
+			pInt("batch_size", "", "1", "4"), pInt("seed", ""), pStr("custom_reference_id"), pNum("custom_reference_strength", ""),
+			noted(pNum("style_strength", ""), "accepted but has no effect (third-party)"),
+		}},
+		{ID: "higgsfield-ai/soul/standard", Kind: "image", Task: "text-to-image", Source: "docs", Params: []Param{
+			pPrompt(), withDefault(pEnum("aspect_ratio", soulAspect...), "4:3"), noted(pEnum("resolution", "720p", "1080p"), `the older OpenAPI says "2K"/"4K"; the current docs win`),
+			pBool("enhance_prompt"), pInt("batch_size", "", "1", "4"), noted(pInt("num_images", "1–4"), "older OpenAPI"),
+		}},
+		{ID: "higgsfield-ai/soul/cinema", Kind: "image", Task: "text-to-image", Source: "docs", Note: "may be absent from model discovery; the id works directly", Params: []Param{
+			pPrompt(), pInt("batch_size", "", "1", "4"), withDefault(pEnum("aspect_ratio", soulAspect...), "1:1"), withDefault(pBool("enhance_prompt"), "false"),
+			noted(pInt("seed", "1–1000000"), "random when absent; null is invalid"), noted(pStr("custom_reference_id"), "a trained reference of the same account"),
+			noted(pStr("style_id"), "ignored"),
+		}},
+		{ID: "kling-video/v3.0-turbo/image-to-video", Kind: "video", Task: "image-to-video", Source: "docs", Params: []Param{
+			pPrompt(), required(pURL("image_url")), pInt("duration", "3–15"), pEnum("resolution", "720p", "1080p"),
+		}},
+		{ID: "kling-video/v3.0-turbo/text-to-video", Kind: "video", Task: "text-to-video", Source: "docs", Note: "id from the turbo-text-to-video page", Params: []Param{
+			pPrompt(), pInt("duration", "3–15"), pEnum("resolution", "720p", "1080p"),
+		}},
+		kling("kling-video/v2.5-turbo/pro/image-to-video", "image-to-video", "docs", required(pURL("image_url"))),
+		{ID: "kling-video/o3/first-last-frame", Kind: "video", Task: "first-last-frame-to-video", Source: "docs", Note: "the schema requires nothing, but the API asks for first_frame_url (third-party)", Params: []Param{
+			pStr("prompt"), required(pURL("first_frame_url")), pURL("last_frame_url"),
+		}},
+		seedance25("bytedance/seedance-2.5/text-to-video", "text-to-video"),
+		seedance25("bytedance/seedance-2.5/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
+		seedance25("bytedance/seedance-2.5/reference-to-video", "reference-to-video", pURLs("image_urls", ""), pURLs("video_urls", ""), pURLs("audio_urls", "")),
+		{ID: "marketing-studio/image", Kind: "image", Task: "text-to-image", Source: "docs", Note: "presets: GET /marketing-studio/image/presets; parameters from third-party notes", Params: []Param{
+			pPrompt(), pStr("aspect_ratio"), pEnum("resolution", "1k", "2k", "4k"), pEnum("quality", "low", "medium", "high"),
+			pURLs("image_urls", ""), pBool("enhance_prompt"), pStr("preset_id"),
+		}},
+		{ID: "higgsfiled/genjutsu/motion-transfer/v1.0", Kind: "video", Task: "video-to-video", Source: "docs", Note: `the id is spelled "higgsfiled"`, Params: []Param{
+			pPrompt(), required(noted(pURL("video_url"), "at least 4 s long")), pURLs("image_urls", ""), pEnum("resolution", "480p", "720p"),
+		}},
+		{ID: "bytedance/seedream/v4/text-to-image", Kind: "image", Task: "text-to-image", Source: "docs", Params: []Param{
+			pPrompt(), noted(pStr("resolution"), `e.g. "2K"`), noted(pStr("aspect_ratio"), `e.g. "16:9"`), pBool("camera_fixed"),
+		}},
+		{ID: "flux-pro/kontext/max/text-to-image", Kind: "image", Task: "text-to-image", Source: "docs", Params: []Param{
+			pPrompt(), pStr("aspect_ratio"), withDefault(pInt("safety_tolerance", "0–6"), "6"), pInt("seed", ""),
+		}},
+
+		// The older catalog (OpenAPI copy), for models the current pages do not cover.
+		soulRef("higgsfield-ai/soul/reference", required(pURL("image_reference_url"))),
+		soulRef("higgsfield-ai/soul/character", pURL("image_reference_url"), required(pStr("custom_reference_id")), required(pNum("custom_reference_strength", ""))),
+		dop("higgsfield-ai/dop/lite"),
+		dop("higgsfield-ai/dop/turbo"),
+		dop("higgsfield-ai/dop/standard"),
+		{ID: "higgsfield-ai/popcorn/auto", Kind: "image", Task: "text-to-image", Source: "openapi", Params: []Param{
+			pPrompt(), pURLs("image_urls", "≤8"), pInt("num_images", "1–8"), pEnum("resolution", "720p", "1600p"), pStr("aspect_ratio"),
+		}},
+		veo("veo3.1", "text-to-video"),
+		veo("veo3.1/fast", "text-to-video"),
+		veo("veo3.1/image-to-video", "image-to-video", required(pURL("image_url"))),
+		veo("veo3.1/fast/image-to-video", "image-to-video", required(pURL("image_url"))),
+		veo("veo3.1/first-last-frame-to-video", "first-last-frame-to-video", required(pURL("first_frame_url")), required(pURL("last_frame_url"))),
+		veo("veo3.1/fast/first-last-frame-to-video", "first-last-frame-to-video", required(pURL("first_frame_url")), required(pURL("last_frame_url"))),
+		veo("veo3.1/reference-to-video", "reference-to-video", required(pURLs("image_urls", "≤3"))),
+		seedanceV1("bytedance/seedance/v1/lite/text-to-video", "text-to-video"),
+		seedanceV1("bytedance/seedance/v1/lite/image-to-video", "image-to-video", required(pURL("image_url"))),
+		seedanceV1("bytedance/seedance/v1/pro/fast/text-to-video", "text-to-video"),
+		seedanceV1("bytedance/seedance/v1/pro/fast/image-to-video", "image-to-video", required(pURL("image_url"))),
+		kling("kling-video/v2.1/master/image-to-video", "image-to-video", "openapi", required(pURL("image_url"))),
+		kling("kling-video/v2.1/pro/image-to-video", "image-to-video", "openapi", required(pURL("image_url"))),
+		kling("kling-video/v2.1/standard/image-to-video", "image-to-video", "openapi", required(pURL("image_url"))),
+		kling("kling-video/v2.1/master/text-to-video", "text-to-video", "openapi", pStr("aspect_ratio")),
+		kling("kling-video/v2.5-turbo/standard/image-to-video", "image-to-video", "openapi", required(pURL("image_url"))),
+		kling("kling-video/v2.5-turbo/pro/text-to-video", "text-to-video", "openapi"),
+		hailuo("minimax/hailuo-02/pro/text-to-video", "text-to-video"),
+		hailuo("minimax/hailuo-02/pro/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
+		hailuo("minimax/hailuo-02/standard/text-to-video", "text-to-video"),
+		hailuo("minimax/hailuo-02/standard/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
+		hailuo("minimax/hailuo-2.3/pro/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
+		hailuo("minimax/hailuo-2.3/standard/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
+		hailuo("minimax/hailuo-2.3-fast/pro/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
+		hailuo("minimax/hailuo-2.3-fast/standard/image-to-video", "image-to-video", required(pURL("image_url")), pURL("end_image_url")),
+		sora("sora-2/text-to-video", "text-to-video", false),
+		sora("sora-2/image-to-video", "image-to-video", false, pURL("image_url")),
+		sora("sora-2/text-to-video/pro", "text-to-video", true),
+		sora("sora-2/image-to-video/pro", "image-to-video", true, pURL("image_url")),
+		{ID: "wan-25-preview/text-to-video", Kind: "video", Task: "text-to-video", Source: "openapi", Params: []Param{
+			pPrompt(), pInt("duration", "", "5", "10"), pEnum("resolution", "480p", "720p", "1080p"), pInt("seed", "−1–1000000"), pURL("audio_url"), pStr("negative_prompt"),
+		}},
+		{ID: "wan-25-preview/image-to-video", Kind: "video", Task: "image-to-video", Source: "openapi", Params: []Param{
+			pPrompt(), required(pURL("image_url")), pInt("duration", "", "5", "10"), pEnum("resolution", "480p", "720p", "1080p"), pInt("seed", "−1–1000000"), pURL("audio_url"), pStr("negative_prompt"),
+		}},
+		{ID: "nano-banana", Kind: "image", Task: "text-to-image", Source: "openapi", Params: []Param{
+			pPrompt(), pInt("num_images", "1–4"), noted(pEnum("aspect_ratio", "auto", "1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9"), `includes "auto"`),
+			pURLs("input_images", "≤8"), pEnum("output_format", "jpeg", "png"),
+		}},
+		reve("reve/text-to-image", "text-to-image"),
+		reve("reve/edit", "image-edit", required(pURL("image_url"))),
+		reve("reve/remix", "image-remix", required(pURLs("image_urls", "≤4"))),
+		reve("reve/fast/edit", "image-edit", required(pURL("image_url"))),
+		reve("reve/fast/remix", "image-remix", required(pURLs("image_urls", "≤4"))),
+	}
+})
 
 // CatalogModel returns the built-in entry of a model id.
 func CatalogModel(id string) (Model, bool) {
-	i := slices.IndexFunc(Catalog, func(m Model) bool { return m.ID == id })
+	c := catalog()
+	i := slices.IndexFunc(c, func(m Model) bool { return m.ID == id })
 	if i < 0 {
 		return Model{}, false
 	}
-	return Catalog[i], true
+	return c[i], true
 }
 
 // ErrNoModelListing means the API does not answer GET /models (it is not

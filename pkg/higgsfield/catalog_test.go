@@ -14,7 +14,7 @@ func TestCatalog(t *testing.T) {
 		ref = nil // the reference lives outside the repo; check it only where it is
 	}
 	seen := map[string]bool{}
-	for _, m := range Catalog {
+	for _, m := range Catalog() {
 		if err := ValidModel(m.ID); err != nil {
 			t.Errorf("%s: %v", m.ID, err)
 		}
@@ -46,8 +46,8 @@ func TestCatalog(t *testing.T) {
 			t.Errorf("%s: not in the reference", m.ID)
 		}
 	}
-	if len(Catalog) < 40 {
-		t.Fatalf("only %d models", len(Catalog))
+	if len(Catalog()) < 40 {
+		t.Fatalf("only %d models", len(Catalog()))
 	}
 	m, ok := CatalogModel("higgsfield-ai/soul/standard")
 	if !ok || m.Kind != "image" {

@@ -89,7 +89,7 @@ type List struct {
 }
 
 func listRun(ctx context.Context, opts *Options) error {
-	list := List{Source: "catalog", CatalogDate: higgsfield.CatalogDate, Models: higgsfield.Catalog}
+	list := List{Source: "catalog", CatalogDate: higgsfield.CatalogDate, Models: higgsfield.Catalog()}
 	if !opts.Offline {
 		if ms, why := fromAPI(ctx, opts); ms != nil {
 			list = List{Source: "api", Models: ms}

@@ -29,7 +29,7 @@ func TestModelsSource(t *testing.T) {
 		return l, errOut.String()
 	}
 	l, _ := run(Options{})
-	if l.Source != "catalog" || l.CatalogDate != higgsfield.CatalogDate || len(l.Models) != len(higgsfield.Catalog) {
+	if l.Source != "catalog" || l.CatalogDate != higgsfield.CatalogDate || len(l.Models) != len(higgsfield.Catalog()) {
 		t.Fatalf("%s %s %d", l.Source, l.CatalogDate, len(l.Models))
 	}
 	srv.Inject(hftest.Fault{Endpoint: hftest.Models, Status: 401})
