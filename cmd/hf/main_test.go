@@ -68,6 +68,8 @@ func TestScripts(t *testing.T) {
 			"envfile":   cmdEnvfile,
 			"jsonline":  cmdJSONLine,
 			"ngrokedge": cmdNgrokEdge,
+			// uploads, estimates, auth (inputs_test.go)
+			"mode": cmdMode,
 		},
 	})
 }

@@ -37,8 +37,8 @@ func TestRunWritesAPagePerCommand(t *testing.T) {
 		}
 	}
 	pages, _ := filepath.Glob(filepath.Join(out, "man1", "*.1"))
-	if len(pages) != 14 {
-		t.Errorf("%d pages, want 14 (hf, its 11 commands and the 2 of hf webhook): %v", len(pages), pages)
+	if len(pages) != 28 {
+		t.Errorf("%d pages, want 28 (hf, its commands and their subcommands): %v", len(pages), pages)
 	}
 }
 

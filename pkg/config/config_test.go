@@ -183,7 +183,7 @@ func TestEnvBindings(t *testing.T) {
 		{name: "HF_NGROK_URL", env: map[string]string{"HF_NGROK_URL": "https://me.ngrok.app"}, key: "ngrok.url", want: "https://me.ngrok.app"},
 		{name: "HF_NGROK_CONNECT_URL", env: map[string]string{"HF_NGROK_CONNECT_URL": "connect.example.com:443"}, key: "ngrok.connect_url", want: "connect.example.com:443"},
 		{name: "HF_NGROK_ROOT_CAS", env: map[string]string{"HF_NGROK_ROOT_CAS": "/etc/ca.pem"}, key: "ngrok.root_cas", want: "/etc/ca.pem"},
-		{name: "HF_WEBHOOK_SECRET", env: map[string]string{"HF_WEBHOOK_SECRET": "whsec_abc"}, key: "webhook.secret", want: "whsec_abc"},
+		{name: "HF_WEBHOOK_SECRET", env: map[string]string{"HF_WEBHOOK_SECRET": "whsec_YWJj"}, key: "webhook.secret", want: "whsec_YWJj"},
 		{name: "webhook.via default", key: "webhook.via", want: "auto"},
 	}
 	for _, tt := range tests {
@@ -235,7 +235,18 @@ func TestDurationSetting(t *testing.T) {
 			if tt.env != "" {
 				t.Setenv("HF_TIMEOUT", tt.env)
 			}
-			d, err := load(t).Duration("generate.timeout")
+			c, err := Load()
+			if tt.wantErr {
+				var ve *ValueError
+				if !errors.As(err, &ve) || ve.Source != "HF_TIMEOUT" {
+					t.Fatalf("got %v, want a *ValueError naming HF_TIMEOUT", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := c.Duration("generate.timeout")
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("got %s, want an error", d)
@@ -383,7 +394,7 @@ func TestEnvVarsCoversEveryVariable(t *testing.T) {
 	}
 	want := append([]string{"HF_CONFIG", "HF_BASE_URL", "HF_DEBUG", "HF_TIMEOUT", "NGROK_AUTHTOKEN", "HF_NGROK_AUTHTOKEN",
 		"HF_NGROK_URL", "HF_NGROK_CONNECT_URL", "HF_NGROK_ROOT_CAS", "HF_NGROK_CONNECT_TIMEOUT", "HF_WEBHOOK_SECRET",
-		"HF_VIA", "HF_LISTEN", "HF_WEBHOOK_URL", "HF_MAX_DOWNLOAD", "HF_STALL_TIMEOUT"}, credentialEnv...)
+		"HF_VIA", "HF_LISTEN", "HF_WEBHOOK_URL", "HF_MAX_DOWNLOAD", "HF_STALL_TIMEOUT", "HF_CREDENTIALS_STORE"}, credentialEnv...)
 	for _, k := range want {
 		if !got[k] {
 			t.Errorf("EnvVars() misses %s", k)

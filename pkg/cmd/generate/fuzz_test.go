@@ -110,7 +110,7 @@ func FuzzBuildParams(f *testing.F) {
 
 		want := map[string]any{}
 		if useStdin {
-			if err := decodeJSON([]byte(stdin), &want); err != nil || want == nil {
+			if err := cmdutil.DecodeJSON([]byte(stdin), &want); err != nil || want == nil {
 				t.Fatalf("--input %q is not a JSON object (%v) but was accepted", stdin, err)
 			}
 		}

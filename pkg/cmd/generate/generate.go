@@ -3,14 +3,12 @@
 package generate
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/config"
 	"github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
@@ -29,25 +28,26 @@ var idemKeyRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile
 
 // Options are the parsed flags of `hf generate`.
 type Options struct {
-	IO     *iostreams.IOStreams
-	Engine func(context.Context, cmdutil.EngineOptions) (*cmdutil.Engine, error)
+	IO          *iostreams.IOStreams
+	Engine      func(context.Context, cmdutil.EngineOptions) (*cmdutil.Engine, error)
+	Client      func(cmdutil.ClientOptions) (*higgsfield.Client, error)
+	Config      func() (*config.Config, error)
+	Credentials func() (higgsfield.Credentials, string, error)
+	Version     string
 
-	Model     string
-	Prompt    string
-	PromptSet bool
-	Sets      []string
-	Input     string
-	IdemKey   string
-	Out       cmdutil.OutputFlags
+	Model   string
+	Body    cmdutil.BodyFlags
+	IdemKey string
+	Out     cmdutil.OutputFlags
 
-	JSON, Quiet, NoWait, Sandbox bool
-	Timeout, PollInterval        time.Duration
-	Endpoint                     cmdutil.EndpointOptions
+	JSON, Quiet, NoWait, Sandbox, DryRun bool
+	Timeout, PollInterval, ExpiresAfter  time.Duration
+	Endpoint                             cmdutil.EndpointOptions
 }
 
 // NewCmdGenerate builds `hf generate`. runF replaces the run step in tests.
 func NewCmdGenerate(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Engine: f.Engine}
+	opts := &Options{IO: f.IOStreams, Engine: f.Engine, Client: f.Client, Config: f.Config, Credentials: f.Credentials, Version: f.Version}
 	cmd := &cobra.Command{
 		Use:   "generate MODEL [--prompt TEXT] [--set key=value]...",
 		Short: "Submit a generation, wait for it, and download the result",
@@ -59,16 +59,28 @@ with "hf wait ID". Saved paths are printed on stdout, one per line.
 Parameters form a flat JSON body: --input FILE (or - for stdin) gives a JSON
 object, --prompt sets "prompt", and each --set key=value sets one field
 (the value is parsed as JSON when it is valid JSON, else taken as a string;
-quote it as JSON, e.g. --set 'seed="42"', to force a string).`,
+quote it as JSON, e.g. --set 'seed="42"', to force a string).
+
+Local files: a --set value (or array element) starting with @ is a file
+(--set image_url=@cat.png, --set 'image_urls=["@a.png","@b.jpg"]'); in --input
+JSON, only strings in fields ending in _url, _urls or images are. hf checks
+each file (image/jpeg, image/png, image/webp, image/gif, audio/wav or video/mp4,
+by content), uploads it once (a URL is reused for 50 minutes) and sends its
+public URL. "@@" sends a literal "@". The prompt is never a file.
+
+--dry-run prints the exact request and its estimated cost, and spends,
+uploads and opens nothing.`,
 		Example: `  hf generate higgsfield-ai/soul/standard --prompt "a red fox in snow"
   hf generate higgsfield-ai/soul/standard --prompt "four foxes" --set batch_size=4 -d out
   hf generate kling-video/v2.1/pro/image-to-video --set image_url=https://... --set duration=5
   hf generate --sandbox higgsfield-ai/soul/standard --prompt "no credentials needed"
-  hf generate higgsfield-ai/soul/standard --prompt "x" -o - > fox.png`,
+  hf generate higgsfield-ai/soul/standard --prompt "x" -o - > fox.png
+  hf generate kling-video/v2.1/pro/image-to-video -p "it walks" --set image_url=@cat.png
+  hf generate higgsfield-ai/soul/standard -p "x" --dry-run`,
 		Args: cmdutil.ExactArgs(1, "generate needs exactly one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Model = args[0]
-			opts.PromptSet = cmd.Flags().Changed("prompt")
+			opts.Body.Changed(cmd)
 			if err := higgsfield.ValidModel(opts.Model); err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
@@ -88,6 +100,9 @@ quote it as JSON, e.g. --set 'seed="42"', to force a string).`,
 			if opts.PollInterval < 0 {
 				return cmdutil.FlagErrorf("--poll-interval must be positive")
 			}
+			if cmd.Flags().Changed("expires-after") && (opts.ExpiresAfter < time.Second || opts.ExpiresAfter%time.Second != 0) {
+				return cmdutil.FlagErrorf("--expires-after must be a whole number of seconds, at least 1s (the API takes 1h to the account's retention)")
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -95,18 +110,20 @@ quote it as JSON, e.g. --set 'seed="42"', to force a string).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&opts.Prompt, "prompt", "p", "", "the prompt (sets the \"prompt\" field)")
-	fl.StringArrayVarP(&opts.Sets, "set", "s", nil, "set a body field: key=value (value parsed as JSON when valid)")
-	fl.StringVarP(&opts.Input, "input", "i", "", "read the JSON body from FILE, or - for stdin")
+	opts.Body.Register(cmd)
 	opts.Out.Register(cmd, ".")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object on stdout instead of paths")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stderr but errors")
 	fl.StringVar(&opts.IdemKey, "idempotency-key", "", "send this Idempotency-Key: the same key and parameters return the original request without a second charge")
 	fl.BoolVar(&opts.NoWait, "no-wait", false, "submit, print the request id on stdout, and exit")
 	fl.BoolVar(&opts.Sandbox, "sandbox", false, "run against a built-in fake API: no credentials, no network, real PNG/MP4 outputs")
-	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up waiting after this long (the request goes on; resume with hf wait)")
+	fl.Var(config.NewDurationValue(&opts.Timeout, 30*time.Minute), "timeout", "give up waiting after this long (the request goes on; resume with hf wait)")
 	opts.Endpoint.Register(cmd)
-	fl.DurationVar(&opts.PollInterval, "poll-interval", 0, "poll the status at this fixed interval (default: 2s growing to 10s)")
+	fl.Var(config.NewDurationValue(&opts.PollInterval, 0), "poll-interval", "poll the status at this fixed interval (default: 2s growing to 10s)")
+	fl.Var(config.NewDurationValue(&opts.ExpiresAfter, 0), "expires-after", "delete the request's data this long after it finishes (Hf-Expires-After; 1h to the account's retention)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the exact request and its estimate; submit, upload and open nothing")
+	_ = cmd.RegisterFlagCompletionFunc("set", cmdutil.CompleteSetKeys)
+	cmd.ValidArgsFunction = cmdutil.CompleteModels
 	return cmd
 }
 
@@ -122,85 +139,37 @@ func configDuration(f *cmdutil.Factory, key string) (time.Duration, error) {
 	return d, nil
 }
 
-// BuildParams merges --input, --prompt and --set into the request body.
+// BuildParams merges --input, --prompt and --set into the request body
+// (file references left as written).
 func BuildParams(stdin io.Reader, input string, prompt string, promptSet bool, sets []string) (map[string]any, error) {
-	params := map[string]any{}
-	if input != "" {
-		var data []byte
-		var err error
-		if input == "-" {
-			data, err = io.ReadAll(io.LimitReader(stdin, 16<<20))
-		} else {
-			data, err = os.ReadFile(input)
-		}
-		if err != nil {
-			return nil, cmdutil.FlagErrorf("--input: %v", err)
-		}
-		if err := decodeJSON(data, &params); err != nil || params == nil {
-			return nil, cmdutil.FlagErrorf("--input %s: want a JSON object (%v)", input, oneLine(err))
-		}
+	b := cmdutil.BodyFlags{Input: input, Prompt: prompt, PromptSet: promptSet, Sets: sets}
+	body, err := b.Parse(stdin)
+	if err != nil {
+		return nil, err
 	}
-	if promptSet {
-		params["prompt"] = prompt
-	}
-	for _, s := range sets {
-		key, val, err := ParseSet(s)
-		if err != nil {
-			return nil, &cmdutil.FlagError{Err: err}
-		}
-		params[key] = val
-	}
-	if len(params) == 0 {
-		return nil, cmdutil.FlagErrorf("nothing to generate: pass --prompt, --set key=value or --input FILE")
-	}
-	return params, nil
+	return body.Merge(), nil
 }
 
-func oneLine(err error) string {
-	if err == nil {
-		return "got null"
-	}
-	return strings.Join(strings.Fields(err.Error()), " ")
-}
-
-// ParseSet parses one --set key=value. The value is JSON when it parses as
-// JSON, else the raw string.
-func ParseSet(s string) (string, any, error) {
-	key, raw, ok := strings.Cut(s, "=")
-	key = strings.TrimSpace(key)
-	if !ok || key == "" {
-		return "", nil, fmt.Errorf("invalid --set %q: want key=value", s)
-	}
-	var v any
-	if err := decodeJSON([]byte(raw), &v); err == nil {
-		return key, v, nil
-	}
-	return key, raw, nil
-}
-
-// decodeJSON decodes exactly one JSON value, keeping numbers as written
-// (a seed above 2^53 must not be rounded).
-func decodeJSON(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
+// ParseSet parses one --set key=value (cmdutil.ParseSet).
+func ParseSet(s string) (string, any, error) { return cmdutil.ParseSet(s) }
 
 // generateRun builds the request from opts, checks the output path, and
 // runs the job on the engine opts.Engine builds.
 func generateRun(ctx context.Context, opts *Options) error {
-	params, err := BuildParams(opts.IO.In, opts.Input, opts.Prompt, opts.PromptSet, opts.Sets)
+	body, err := opts.Body.Parse(opts.IO.In)
 	if err != nil {
 		return err
+	}
+	// Every file is checked before anything is opened, uploaded or spent.
+	refs, err := body.Scan()
+	if err != nil {
+		return err
+	}
+	if !opts.Quiet {
+		warnUnknownParams(opts.IO, opts.Model, body.Merge())
+	}
+	if opts.DryRun {
+		return dryRun(ctx, opts, body)
 	}
 	out, err := opts.Out.Resolve(opts.IO, opts.JSON)
 	if err != nil {
@@ -209,7 +178,8 @@ func generateRun(ctx context.Context, opts *Options) error {
 	if out.Template.IsZero() && out.Stdout == nil {
 		out.Template = download.Default
 	}
-	spec := job.Spec{Model: opts.Model, Params: params, Output: out, Timeout: opts.Timeout, NoWait: opts.NoWait, IdempotencyKey: opts.IdemKey}
+	spec := job.Spec{Model: opts.Model, Params: body.Merge(), Output: out, Timeout: opts.Timeout, NoWait: opts.NoWait,
+		IdempotencyKey: opts.IdemKey, ExpiresAfter: opts.ExpiresAfter}
 	if !opts.NoWait {
 		if err := job.Precheck(spec); err != nil {
 			var exists *download.ExistsError
@@ -227,6 +197,15 @@ func generateRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if len(refs) > 0 {
+		if spec.Params, _, err = body.Resolve(ctx, cmdutil.NewResolver(opts.IO, eng.Runner.Client, opts.Quiet)); err != nil {
+			eng.Close()
+			if errors.Is(context.Cause(ctx), job.ErrInterrupt) {
+				return &job.InterruptedError{} // nothing was submitted
+			}
+			return err
+		}
+	}
 	res, err := eng.Runner.Generate(ctx, spec)
 	eng.Close()
 	if opts.NoWait && err == nil && !opts.JSON {
@@ -235,4 +214,26 @@ func generateRun(ctx context.Context, opts *Options) error {
 	}
 	cmdutil.PrintResult(opts.IO, res, opts.JSON)
 	return err
+}
+
+// warnUnknownParams warns about body fields that the catalog does not list
+// for a known model: a typo is caught early, but the API stays the judge
+// and the body is sent as given.
+func warnUnknownParams(ios *iostreams.IOStreams, model string, params map[string]any) {
+	m, ok := higgsfield.CatalogModel(model)
+	if !ok {
+		return
+	}
+	var unknown []string
+	for k := range params {
+		if _, ok := m.Param(k); !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return
+	}
+	slices.Sort(unknown)
+	fmt.Fprintf(ios.ErrOut, "hf: warning: %s not documented for %s (hf models show %s); sent as given\n",
+		strings.Join(unknown, ", "), model, model)
 }

@@ -33,7 +33,7 @@ func TestNewCmdGenerateFlags(t *testing.T) {
 		check func(t *testing.T, o *Options)
 	}{
 		{name: "defaults", args: []string{model, "--prompt", "a fox"}, check: func(t *testing.T, o *Options) {
-			if o.Model != model || o.Prompt != "a fox" || !o.PromptSet {
+			if o.Model != model || o.Body.Prompt != "a fox" || !o.Body.PromptSet {
 				t.Fatalf("model/prompt: %+v", o)
 			}
 			if o.Out.Dir != "." || o.Out.Output != "" || o.Out.Clobber {
@@ -42,7 +42,7 @@ func TestNewCmdGenerateFlags(t *testing.T) {
 			if o.Timeout != 30*time.Minute || o.PollInterval != 0 {
 				t.Fatalf("timeout %s poll %s", o.Timeout, o.PollInterval)
 			}
-			if o.Sets != nil || o.Input != "" || o.JSON || o.Quiet || o.NoWait || o.Sandbox {
+			if o.Body.Sets != nil || o.Body.Input != "" || o.JSON || o.Quiet || o.NoWait || o.Sandbox {
 				t.Fatalf("unexpected options: %+v", o)
 			}
 			if o.IO == nil || o.Engine == nil {
@@ -50,19 +50,19 @@ func TestNewCmdGenerateFlags(t *testing.T) {
 			}
 		}},
 		{name: "no --prompt", args: []string{model, "--set", "image_url=https://x"}, check: func(t *testing.T, o *Options) {
-			if o.PromptSet || o.Prompt != "" {
-				t.Fatalf("PromptSet %v Prompt %q", o.PromptSet, o.Prompt)
+			if o.Body.PromptSet || o.Body.Prompt != "" {
+				t.Fatalf("PromptSet %v Prompt %q", o.Body.PromptSet, o.Body.Prompt)
 			}
 		}},
 		{name: "empty --prompt is still set", args: []string{model, "-p", ""}, check: func(t *testing.T, o *Options) {
-			if !o.PromptSet || o.Prompt != "" {
-				t.Fatalf("PromptSet %v Prompt %q", o.PromptSet, o.Prompt)
+			if !o.Body.PromptSet || o.Body.Prompt != "" {
+				t.Fatalf("PromptSet %v Prompt %q", o.Body.PromptSet, o.Body.Prompt)
 			}
 		}},
 		{name: "repeatable --set keeps commas", args: []string{model, "-s", "a=1", "--set", "b=x,y", "-s", "c={\"k\":[1,2]}"}, check: func(t *testing.T, o *Options) {
 			want := []string{"a=1", "b=x,y", `c={"k":[1,2]}`}
-			if !reflect.DeepEqual(o.Sets, want) {
-				t.Fatalf("Sets = %q, want %q", o.Sets, want)
+			if !reflect.DeepEqual(o.Body.Sets, want) {
+				t.Fatalf("Sets = %q, want %q", o.Body.Sets, want)
 			}
 		}},
 		{name: "model after flags", args: []string{"-p", "x", model}, check: func(t *testing.T, o *Options) {
@@ -72,7 +72,7 @@ func TestNewCmdGenerateFlags(t *testing.T) {
 		}},
 		{name: "every flag", args: []string{model, "-i", "body.json", "-d", "out", "-o", "{id}.{ext}", "--clobber", "--json", "-q",
 			"--no-wait", "--sandbox", "--timeout", "90s", "--poll-interval", "3s"}, check: func(t *testing.T, o *Options) {
-			if o.Input != "body.json" || o.Out.Dir != "out" || o.Out.Output != "{id}.{ext}" || !o.Out.Clobber {
+			if o.Body.Input != "body.json" || o.Out.Dir != "out" || o.Out.Output != "{id}.{ext}" || !o.Out.Clobber {
 				t.Fatalf("input/output: %+v", o)
 			}
 			if !o.JSON || !o.Quiet || !o.NoWait || !o.Sandbox {
@@ -83,7 +83,7 @@ func TestNewCmdGenerateFlags(t *testing.T) {
 			}
 		}},
 		{name: "long forms", args: []string{model, "--input", "-", "--dir", "d", "--output", "-", "--quiet"}, check: func(t *testing.T, o *Options) {
-			if o.Input != "-" || o.Out.Dir != "d" || o.Out.Output != "-" || !o.Quiet {
+			if o.Body.Input != "-" || o.Out.Dir != "d" || o.Out.Output != "-" || !o.Quiet {
 				t.Fatalf("%+v", o)
 			}
 		}},

@@ -34,7 +34,8 @@ func runDirect(t *testing.T, srv *hftest.Server, mod func(*Options)) (string, in
 			engines++
 			return fake.Engine(ctx, o)
 		},
-		Model: "higgsfield-ai/soul/standard", Prompt: "a fox", PromptSet: true,
+		Model: "higgsfield-ai/soul/standard", Body: cmdutil.BodyFlags{Prompt: "a fox", PromptSet: true},
+		Client: fake.Client, Config: fake.Config, Credentials: fake.Credentials,
 		Out:     cmdutil.OutputFlags{Dir: t.TempDir()},
 		Timeout: 10 * time.Second, PollInterval: 10 * time.Millisecond,
 	}
@@ -118,7 +119,7 @@ func TestGenerateRunJSON(t *testing.T) {
 	t.Run("completed", func(t *testing.T) {
 		srv := hftest.New(hftest.WithCredentials("kid", "ksecret"), hftest.WithTiming(20*time.Millisecond, 20*time.Millisecond))
 		t.Cleanup(srv.Close)
-		out, _, err := runDirect(t, srv, func(o *Options) { o.JSON = true; o.Sets = []string{"batch_size=2"} })
+		out, _, err := runDirect(t, srv, func(o *Options) { o.JSON = true; o.Body.Sets = []string{"batch_size=2"} })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,10 +153,10 @@ func TestGenerateRunPrecheck(t *testing.T) {
 			mod:     func(o *Options) { o.Out.Output = "fox.png" },
 			prepare: func(t *testing.T, dir string) { write(t, filepath.Join(dir, "fox.png")) }},
 		{name: "one of a batch exists", exists: true, errHas: "fox-2.png",
-			mod:     func(o *Options) { o.Out.Output = "fox-{index}.{ext}"; o.Sets = []string{"batch_size=2"} },
+			mod:     func(o *Options) { o.Out.Output = "fox-{index}.{ext}"; o.Body.Sets = []string{"batch_size=2"} },
 			prepare: func(t *testing.T, dir string) { write(t, filepath.Join(dir, "fox-2.png")) }},
 		{name: "stdout with a batch", errHas: "-o - streams one output",
-			mod: func(o *Options) { o.Out.Output = "-"; o.Sets = []string{"batch_size=3"} }},
+			mod: func(o *Options) { o.Out.Output = "-"; o.Body.Sets = []string{"batch_size=3"} }},
 		{name: "bad template", errHas: "invalid -o template",
 			mod: func(o *Options) { o.Out.Output = "{nope}" }},
 	}

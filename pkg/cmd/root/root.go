@@ -16,15 +16,21 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hf-cli/hf/pkg/cmd/auth"
 	cancelcmd "github.com/hf-cli/hf/pkg/cmd/cancel"
 	"github.com/hf-cli/hf/pkg/cmd/completion"
+	configcmd "github.com/hf-cli/hf/pkg/cmd/config"
+	deletecmd "github.com/hf-cli/hf/pkg/cmd/delete"
 	"github.com/hf-cli/hf/pkg/cmd/doctor"
 	"github.com/hf-cli/hf/pkg/cmd/download"
+	"github.com/hf-cli/hf/pkg/cmd/estimate"
 	"github.com/hf-cli/hf/pkg/cmd/factory"
 	"github.com/hf-cli/hf/pkg/cmd/generate"
 	"github.com/hf-cli/hf/pkg/cmd/history"
 	listencmd "github.com/hf-cli/hf/pkg/cmd/listen"
+	"github.com/hf-cli/hf/pkg/cmd/models"
 	"github.com/hf-cli/hf/pkg/cmd/status"
+	"github.com/hf-cli/hf/pkg/cmd/upload"
 	"github.com/hf-cli/hf/pkg/cmd/version"
 	"github.com/hf-cli/hf/pkg/cmd/wait"
 	webhookcmd "github.com/hf-cli/hf/pkg/cmd/webhook"
@@ -32,6 +38,7 @@ import (
 	"github.com/hf-cli/hf/pkg/config"
 	dl "github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/inputs"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/ui"
@@ -86,14 +93,42 @@ progress goes to stderr.`,
 		wait.NewCmdWait(f, nil),
 		download.NewCmdDownload(f, nil),
 		cancelcmd.NewCmdCancel(f, nil),
+		deletecmd.NewCmdDelete(f, nil),
 		history.NewCmdHistory(f, nil),
 		listencmd.NewCmdListen(f, nil),
 		webhookcmd.NewCmdWebhook(f),
+		upload.NewCmdUpload(f, nil),
+		estimate.NewCmdEstimate(f, nil),
+		models.NewCmdModels(f, nil),
+		auth.NewCmdAuth(f, nil),
+		configcmd.NewCmdConfig(f, nil),
 		doctor.NewCmdDoctor(f, nil),
 		version.NewCmdVersion(f, nil),
 		completion.NewCmdCompletion(f, nil),
+		exitCodesTopic(),
 	)
 	return cmd
+}
+
+// exitCodesTopic is `hf help exit-codes`: a help topic, not a command.
+func exitCodesTopic() *cobra.Command {
+	return &cobra.Command{
+		Use:   "exit-codes",
+		Short: "What hf's exit codes mean",
+		Long: `hf exits with one of these codes (the same for every command):
+
+  0    success
+  1    error not listed below (network, API 5xx after retries, file system)
+  2    usage error, or input rejected by the API (400/422): bad flags, settings,
+       files (missing, unreadable, unsupported type), an unconfirmed delete
+  3    generation failed (failed)
+  4    rejected by moderation (nsfw)
+  5    canceled (canceled)
+  6    credentials rejected (401) or not enough credits (403)
+  7    generation completed but a download failed (hf download ID retries)
+  124  timed out waiting; the request goes on (hf wait ID)
+  130  interrupted by the user`,
+	}
 }
 
 // Main runs hf with args and returns the process exit code. The first
@@ -197,6 +232,10 @@ func ExitCode(err error) int {
 		exists   *dl.ExistsError
 		missing  *config.MissingCredentialsError
 		apiError *higgsfield.APIError
+		badValue *config.ValueError
+		badKey   *config.UnknownKeyError
+		badCreds *config.CredentialsError
+		badFile  *inputs.FileError
 	)
 	switch {
 	case errors.As(err, &silent):
@@ -215,7 +254,8 @@ func ExitCode(err error) int {
 			return ExitCanceled
 		}
 		return ExitFailed
-	case errors.As(err, &flagErr), errors.As(err, &exists), errors.As(err, &missing):
+	case errors.As(err, &flagErr), errors.As(err, &exists), errors.As(err, &missing),
+		errors.As(err, &badValue), errors.As(err, &badKey), errors.As(err, &badCreds), errors.As(err, &badFile):
 		return ExitUsage
 	case errors.As(err, &apiError):
 		switch apiError.StatusCode {
@@ -248,10 +288,13 @@ func Hint(err error) string {
 		apiError *higgsfield.APIError
 		missing  *config.MissingCredentialsError
 		flagErr  *cmdutil.FlagError
+		badValue *config.ValueError
 	)
 	switch {
 	case errors.As(err, &missing):
-		return "create a key at https://cloud.higgsfield.ai, or try hf without one: hf generate --sandbox MODEL --prompt ..."
+		return "run hf auth login, or create a key at https://cloud.higgsfield.ai; or try hf without one: hf generate --sandbox MODEL --prompt ..."
+	case errors.As(err, &badValue):
+		return "fix it with: hf config set " + badValue.Key + " VALUE (or unset the variable); hf config list shows every setting"
 	case errors.As(err, &apiError):
 		switch apiError.StatusCode {
 		case http.StatusUnauthorized:

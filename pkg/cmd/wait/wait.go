@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/config"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
 )
@@ -56,8 +57,8 @@ goes on.`,
 	opts.Out.Register(cmd, "")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object on stdout instead of paths")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stderr but errors")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up waiting after this long")
-	cmd.Flags().DurationVar(&opts.PollInterval, "poll-interval", 0, "poll the status at this fixed interval (default: 2s growing to 10s)")
+	cmd.Flags().Var(config.NewDurationValue(&opts.Timeout, 30*time.Minute), "timeout", "give up waiting after this long")
+	cmd.Flags().Var(config.NewDurationValue(&opts.PollInterval, 0), "poll-interval", "poll the status at this fixed interval (default: 2s growing to 10s)")
 	return cmd
 }
 

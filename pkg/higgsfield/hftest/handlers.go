@@ -1,7 +1,6 @@
 package hftest
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -24,15 +23,9 @@ const (
 	statusNSFW       = "nsfw"
 	statusCanceled   = "canceled"
 
-	maxBody   = 10 << 20  // JSON request bodies
-	maxUpload = 512 << 20 // bytes PUT to an upload URL
+	maxBody   = 10 << 20 // JSON request bodies
 	retention = 7 * 24 * time.Hour
 )
-
-var uploadTypes = map[string]bool{
-	"image/jpeg": true, "image/jpg": true, "image/png": true, "image/webp": true,
-	"image/gif": true, "audio/wav": true, "audio/x-wav": true, "video/mp4": true,
-}
 
 // job is one generation. info holds everything but Status and TerminalAt,
 // which snapshot derives from the clock.
@@ -50,12 +43,6 @@ type file struct {
 	name, contentType string
 	data              []byte
 	modTime           time.Time // zero: the job's creation time
-}
-
-type upload struct {
-	contentType string
-	data        []byte
-	done        bool
 }
 
 func (j *job) terminalAt() time.Time {
@@ -125,12 +112,13 @@ func (s *Server) apiHandler() http.Handler {
 	mux.Handle("POST /requests/{id}/cancel", s.endpoint(Cancel, true, s.cancelJob))
 	mux.Handle("POST /files/generate-upload-url", s.endpoint(Upload, true, s.uploadURL))
 	mux.Handle("POST /estimate/{model...}", s.endpoint(Estimate, true, s.estimate))
+	s.extraRoutes(mux)
 	return mux
 }
 
 func (s *Server) assetHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /a/{id}/{file}", s.endpoint(AssetEP, false, s.serveAsset))
+	mux.Handle("GET /a/{id}/{file}", s.endpoint(AssetEP, false, s.unlessDeleted(s.serveAsset)))
 	mux.Handle("GET /in/{token}", s.endpoint(AssetEP, false, s.serveUpload))
 	mux.Handle("PUT /upload/{token}", s.endpoint(UploadPut, false, s.putUpload))
 	return mux
@@ -184,6 +172,7 @@ func (s *Server) arrive(ep Endpoint, r *http.Request) (int, *Fault) {
 		Range:          r.Header.Get("Range"),
 		IfRange:        r.Header.Get("If-Range"),
 		AcceptEncoding: r.Header.Get("Accept-Encoding"),
+		Header:         r.Header.Clone(),
 	})
 	q := s.faults[ep]
 	if len(q) == 0 {
@@ -303,6 +292,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, invalid([]any{"body", "prompt"}, "field required", "missing"))
 		return
 	}
+	if !s.expiresAfterOK(w, r) {
+		return
+	}
 	hook := r.URL.Query().Get("hf_webhook")
 	if u, err := url.Parse(hook); hook != "" && (err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https")) {
 		writeJSON(w, http.StatusUnprocessableEntity, invalid([]any{"query", "hf_webhook"}, "Input should be a valid URL", "url_parsing"))
@@ -310,7 +302,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.Header.Get("Idempotency-Key")
 	canon, _ := json.Marshal(body) // map keys come out sorted
-	fingerprint := model + " " + string(canon)
+	fingerprint := model + " " + r.Header.Get("Hf-Expires-After") + " " + string(canon)
 
 	// Decide the outcome and render the outputs without the lock held.
 	s.mu.Lock()
@@ -426,68 +418,6 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) uploadURL(w http.ResponseWriter, r *http.Request) {
-	body, ok := readObject(w, r)
-	if !ok {
-		return
-	}
-	ct, _ := body["content_type"].(string)
-	if !uploadTypes[ct] {
-		writeJSON(w, http.StatusUnprocessableEntity, invalid([]any{"body", "content_type"}, "Unsupported content type: "+ct, "value_error"))
-		return
-	}
-	token := uuid.NewString()
-	s.mu.Lock()
-	s.uploads[token] = &upload{contentType: ct}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"public_url":     s.AssetURL + "/in/" + token,
-		"upload_url":     s.AssetURL + "/upload/" + token,
-		"content_type":   ct,
-		"upload_headers": map[string]string{"Content-Type": ct, "x-amz-tagging": "retention=temporary"},
-	})
-}
-
-func (s *Server) putUpload(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	u := s.uploads[r.PathValue("token")]
-	s.mu.Unlock()
-	switch {
-	case u == nil:
-		writeJSON(w, http.StatusNotFound, detail("Not found"))
-		return
-	case r.Header.Get("Content-Type") != u.contentType:
-		writeJSON(w, http.StatusBadRequest, detail("Content-Type does not match the upload URL"))
-		return
-	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxUpload))
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, detail("reading body: "+err.Error()))
-		return
-	}
-	s.mu.Lock()
-	u.data, u.done = data, true
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	u := s.uploads[r.PathValue("token")]
-	var data []byte
-	var ct string
-	if u != nil && u.done {
-		data, ct = u.data, u.contentType
-	}
-	s.mu.Unlock()
-	if data == nil {
-		writeJSON(w, http.StatusNotFound, detail("Not found"))
-		return
-	}
-	w.Header().Set("Content-Type", ct)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
-}
-
 func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("file")
 	s.mu.Lock()
@@ -497,16 +427,6 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusNotFound, detail("Not found"))
-}
-
-func (s *Server) estimate(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("model") == "" {
-		writeJSON(w, http.StatusNotFound, detail("Not found"))
-		return
-	}
-	if _, ok := readObject(w, r); ok {
-		writeJSON(w, http.StatusOK, map[string]string{"credits": "1.500", "usd": "0.094"})
-	}
 }
 
 // readObject decodes a JSON object body, answering 422 when it is not one.

@@ -51,6 +51,7 @@ type Server struct {
 	deliveries int
 	assetKnobs assetKnobs // see assets.go
 	attempts   []WebhookAttempt
+	x          extra // uploads.go
 }
 
 // Option configures a Server in New.
@@ -141,7 +142,9 @@ type Hit struct {
 	Range          string
 	IfRange        string
 	AcceptEncoding string
-	Status         int
+	// Header is every request header as received.
+	Header http.Header
+	Status int
 }
 
 // Asset is one output file of a completed job.

@@ -513,13 +513,13 @@ func TestUpload(t *testing.T) {
 		!strings.HasPrefix(up.UploadURL, s.AssetURL) || !strings.HasPrefix(up.PublicURL, s.AssetURL) {
 		t.Fatalf("upload url body %s: %v", r.body, err)
 	}
-	if r := do(t, "PUT", up.UploadURL, "data", "Content-Type", "image/png"); r.code != 400 {
+	if r := do(t, "PUT", up.UploadURL, "data", "Content-Type", "image/png"); r.code != 403 {
 		t.Fatalf("mismatched type: %d", r.code)
 	}
 	if r := do(t, "GET", up.PublicURL, ""); r.code != 404 {
 		t.Fatalf("public url before upload: %d", r.code)
 	}
-	if r := do(t, "PUT", up.UploadURL, "jpeg bytes", "Content-Type", "image/jpeg", "x-amz-tagging", "retention=temporary"); r.code != 200 {
+	if r := do(t, "PUT", up.UploadURL, "jpeg bytes", "Content-Type", "image/jpeg", "x-amz-tagging", "retention=temporary", SlotHeader, up.UploadHeaders[SlotHeader]); r.code != 200 {
 		t.Fatalf("put: %d %s", r.code, r.body)
 	}
 	if r := do(t, "GET", up.PublicURL, ""); r.code != 200 || string(r.body) != "jpeg bytes" || r.header.Get("Content-Type") != "image/jpeg" {
