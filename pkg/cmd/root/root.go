@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmd/auth"
+	batchcmd "github.com/hf-cli/hf/pkg/cmd/batch"
 	cancelcmd "github.com/hf-cli/hf/pkg/cmd/cancel"
 	"github.com/hf-cli/hf/pkg/cmd/completion"
 	configcmd "github.com/hf-cli/hf/pkg/cmd/config"
@@ -89,6 +90,7 @@ progress goes to stderr.`,
 
 	cmd.AddCommand(
 		generate.NewCmdGenerate(f, nil),
+		batchcmd.NewCmdBatch(f, nil),
 		status.NewCmdStatus(f, nil),
 		wait.NewCmdWait(f, nil),
 		download.NewCmdDownload(f, nil),
@@ -237,9 +239,13 @@ func ExitCode(err error) int {
 		badCreds *config.CredentialsError
 		badFile  *inputs.FileError
 	)
+	var coded interface{ ExitCode() int }
 	switch {
 	case errors.As(err, &silent):
 		return silent.Code
+	case errors.As(err, &coded):
+		// An error that decided its own status (hf batch's run).
+		return coded.ExitCode()
 	case errors.As(err, &intr):
 		return ExitInterrupted
 	case errors.As(err, &timeout):
