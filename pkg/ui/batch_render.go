@@ -119,15 +119,14 @@ func startedLine(ev batch.Event) string {
 // batchPlain writes one "hf: NAME: ..." line per state change, for logs
 // and CI, and the counts every Heartbeat while jobs run.
 type batchPlain struct {
-	mu      sync.Mutex
-	w       io.Writer
-	now     func() time.Time
-	counts  batch.Counts
-	since   map[string]time.Time
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	closed  bool
-	running bool
+	mu     sync.Mutex
+	w      io.Writer
+	now    func() time.Time
+	counts batch.Counts
+	since  map[string]time.Time
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	closed bool
 }
 
 func newBatchPlain(w io.Writer, m Mode) *batchPlain {
