@@ -143,6 +143,19 @@ func (l *Lock) Update(name string, f func(*LockedJob)) {
 	l.version++
 }
 
+// Keep drops the jobs whose names keep rejects (jobs no longer in the
+// manifest), so the lock does not grow with every rename.
+func (l *Lock) Keep(keep func(name string) bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for name := range l.jobs {
+		if !keep(name) {
+			delete(l.jobs, name)
+			l.version++
+		}
+	}
+}
+
 // Writes returns how many times the file was written.
 func (l *Lock) Writes() int {
 	l.mu.Lock()

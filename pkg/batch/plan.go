@@ -316,7 +316,7 @@ func (p *Plan) decide(s *Step, now time.Time) {
 			// The outputs are gone on both sides: a new request, with the
 			// next attempt's key (the old key would replay the old one).
 			l.Attempt++
-			l.RequestID, l.Status, l.Error, l.Files = "", "", "", nil
+			l.RequestID, l.Status, l.Error = "", "", "" // the files stay: they are this job's to replace
 			s.Action, s.Reason = Generate, "outputs missing and expired"
 		default:
 			s.Action, s.Reason = Redownload, fmt.Sprintf("%d of %d files missing or changed", missing, len(l.Files))
@@ -324,7 +324,7 @@ func (p *Plan) decide(s *Step, now time.Time) {
 	case l.Status == higgsfield.StatusFailed || l.Status == higgsfield.StatusNSFW || l.Status == higgsfield.StatusCanceled:
 		s.Action, s.Reason = Generate, "last attempt "+l.Status
 		l.Attempt++
-		l.RequestID, l.Status, l.Error, l.Files = "", "", "", nil
+		l.RequestID, l.Status, l.Error = "", "", "" // the files stay: they are this job's to replace
 	default:
 		s.Action, s.Reason = Wait, "request "+cmp.Or(l.Status, "submitted")
 	}

@@ -205,6 +205,7 @@ func (p *Plan) Run(ctx context.Context, o RunOptions) *Report {
 		}
 	}
 	s.dispatch()
+	p.Lock.Keep(func(name string) bool { _, ok := p.Manifest.Job(name); return ok })
 	if err := p.Lock.Save(); err != nil {
 		o.Emit(Event{Kind: Warning, Time: time.Now(), Message: err.Error()})
 	}
@@ -608,6 +609,17 @@ func (s *scheduler) settle(st *Step, res job.Result, err error, ok State) *Outco
 		o.State = StateInterrupted
 	default:
 		o.State = StateFailed
+	}
+	var api *higgsfield.APIError
+	if st.Action != Generate && errors.As(err, &api) && api.StatusCode == http.StatusNotFound {
+		// The recorded request is unknown to the API (another account, or
+		// long gone): the next run generates the job afresh, with the next
+		// attempt's key.
+		s.p.Lock.Update(name, func(l *LockedJob) {
+			l.Attempt++
+			l.RequestID, l.Status, l.Error = "", "", "" // the files stay: they are this job's to replace
+		})
+		o.Err = fmt.Errorf("%w; the API does not know the recorded request, so the next run generates the job again", err)
 	}
 	var dl *job.DownloadError
 	if errors.As(err, &dl) {

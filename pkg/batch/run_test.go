@@ -387,3 +387,44 @@ func TestLockWritesAreBatched(t *testing.T) {
 		}
 	}
 }
+
+func TestRunForgetsUnknownRequestsAndRemovedJobs(t *testing.T) {
+	r := newRig(t, 5*time.Millisecond, 20*time.Millisecond)
+	r.manifest(2, nil)
+	rep, _ := r.run(runCfg{j: 2})
+	if rep.ExitCode() != 0 {
+		t.Fatalf("first run: %s", states(rep))
+	}
+	// The lock now names a request the API does not know, still pending.
+	lock, err := OpenLock(LockPath(r.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock.Update("j1", func(l *LockedJob) {
+		l.RequestID, l.Status = "6f1c3b2a-0000-4000-8000-000000000000", "queued"
+	})
+	if err := lock.Save(); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = r.run(runCfg{j: 2})
+	if rep.Jobs[0].State != StateFailed || !strings.Contains(rep.Jobs[0].Error, "next run generates the job again") {
+		t.Fatalf("unknown request: %s, %q", states(rep), rep.Jobs[0].Error)
+	}
+	rep, _ = r.run(runCfg{j: 2})
+	if rep.Jobs[0].State != StateGenerated || r.srv.Charged() != 3 || rep.ExitCode() != 0 {
+		t.Fatalf("after forgetting it: %s, charged %d", states(rep), r.srv.Charged())
+	}
+	// A job removed from the manifest leaves the lock.
+	r.manifest(1, nil)
+	r.run(runCfg{j: 1})
+	lock, err = OpenLock(LockPath(r.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := lock.Get("j2"); ok {
+		t.Error("the lock still records j2, which the manifest no longer has")
+	}
+	if _, ok := lock.Get("j1"); !ok {
+		t.Error("the lock lost j1")
+	}
+}
