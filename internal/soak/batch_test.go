@@ -19,7 +19,7 @@ import (
 
 // TestBatchChaosSoak runs one manifest of batchJobs jobs through the built
 // binary under random faults (submit 5xx, 429 and dropped or lost answers,
-// failing and dropped status polls, dropped, delayed and duplicated
+// failing, dropped and hung status polls, dropped, delayed and duplicated
 // webhooks through one ngrok tunnel, cut and failing downloads), killing the
 // process (SIGKILL) at batchKills random points and running it again each
 // time, then until it exits 0. Afterwards every job is saved once with the
@@ -92,7 +92,7 @@ func TestBatchChaosSoak(t *testing.T) {
 		"HF_NGROK_CONNECT_URL="+edge.Addr, "HF_NGROK_ROOT_CAS="+edge.CAFile,
 		"GITHUB_OUTPUT=", "GITHUB_STEP_SUMMARY=", "GITHUB_ACTIONS=",
 	)
-	faults := func() int {
+	faults := func(hang bool) int {
 		five := func() int { return []int{500, 502, 503}[rng.IntN(3)] }
 		fs := []hftest.Fault{
 			{Endpoint: hftest.Submit, Status: five()},
@@ -108,7 +108,14 @@ func TestBatchChaosSoak(t *testing.T) {
 		}
 		rng.Shuffle(len(fs), func(i, j int) { fs[i], fs[j] = fs[j], fs[i] })
 		n := 4 + rng.IntN(len(fs)-3)
-		for _, f := range fs[:n] {
+		picked := fs[:n]
+		if hang {
+			// A status GET the API swallows: only in runs that are killed
+			// (a hung GET holds its job for the client's 30 s timeout).
+			picked = append(picked[:n:n], hftest.Fault{Endpoint: hftest.StatusEP, Hang: true})
+			n++
+		}
+		for _, f := range picked {
 			srv.Inject(f)
 		}
 		srv.InjectWebhook(hftest.WebhookFault{Drop: true, Times: 1 + rng.IntN(3)})
@@ -126,8 +133,12 @@ func TestBatchChaosSoak(t *testing.T) {
 	var results []result
 	injected := 0
 	for run := 0; run < maxRuns; run++ {
-		if run <= batchKills { // the killed runs and the first one after
-			injected += faults()
+		switch {
+		case run < batchKills:
+			injected += faults(true)
+		case run == batchKills: // the first run not killed: faults, none that hang
+			left := srv.ClearFaults()
+			injected += faults(false) - left
 		}
 		cmd := exec.Command(bin, "batch", manifest, "-j", "24", "--poll-interval", "50ms", "--timeout", "30s")
 		cmd.Env = env
