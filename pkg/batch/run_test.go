@@ -428,3 +428,51 @@ func TestRunForgetsUnknownRequestsAndRemovedJobs(t *testing.T) {
 		t.Error("the lock lost j1")
 	}
 }
+
+// A file changed in place with its size and mtime kept is trusted from its
+// stat, as git's index does; --verify hashes it and sees the change.
+func TestVerifyHashesWhatStatTrusts(t *testing.T) {
+	r := newRig(t, 5*time.Millisecond, 10*time.Millisecond)
+	r.manifest(1, nil)
+	rep, _ := r.run(runCfg{j: 1})
+	if rep.ExitCode() != 0 {
+		t.Fatalf("first run: %s", states(rep))
+	}
+	path := rep.Jobs[0].Files[0].Path
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("XXXX"), 100); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Chtimes(path, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(verify bool) Action {
+		m, err := Load(Source{Path: r.path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lock, err := OpenLock(LockPath(r.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := NewPlan(m, PlanOptions{Lock: lock, Verify: verify})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Steps[0].Action
+	}
+	if got := plan(false); got != UpToDate {
+		t.Errorf("without --verify: %s, want up to date (the stat matches)", got)
+	}
+	if got := plan(true); got != Redownload {
+		t.Errorf("with --verify: %s, want re-download", got)
+	}
+}
