@@ -387,8 +387,10 @@ func (p *Plan) Estimate(ctx context.Context, e Estimator, concurrency int) (map[
 			for f := range s.Job.From {
 				delete(body, f)
 			}
-			for _, f := range s.Files {
-				delete(body, strings.SplitN(f.Field, ".", 2)[0])
+			for _, f := range s.Files { // "refs.images[0]" is under "refs"
+				top, _, _ := strings.Cut(f.Field, ".")
+				top, _, _ = strings.Cut(top, "[")
+				delete(body, top)
 			}
 			est, err := e.Estimate(ctx, s.Job.Model, body)
 			if err != nil {

@@ -494,7 +494,7 @@ func (s *scheduler) input(st *Step) (map[string]any, error) {
 		}
 		in[field] = url
 	}
-	if s.o.Files != nil && len(st.Files) > 0 {
+	if s.o.Files != nil { // also unescapes "@@" when there is no file
 		return s.o.Files.Resolve(s.ctx, in, s.p.Manifest.Dir)
 	}
 	return in, nil
