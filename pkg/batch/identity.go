@@ -50,6 +50,14 @@ type identity struct {
 // retention asked for and the nonce of a --force.
 func computeIdentity(j *Job, files []FileRef, depIdentity func(name string) string, expiresAfter int64, nonce string) string {
 	in := maps.Clone(j.Input)
+	if len(files) > 0 {
+		// A local file counts by its content, not by where it is.
+		sums := make(map[string]string, len(files))
+		for _, f := range files {
+			sums["@"+f.Path] = "@sha256:" + f.SHA256
+		}
+		in = byContent(in, sums).(map[string]any)
+	}
 	from := map[string]string{}
 	for field, ref := range j.From {
 		delete(in, field) // its value is the dependency's URL, known later
@@ -73,6 +81,29 @@ func computeIdentity(j *Job, files []FileRef, depIdentity func(name string) stri
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// byContent returns v with every string found in sums replaced.
+func byContent(v any, sums map[string]string) any {
+	switch x := v.(type) {
+	case string:
+		if s, ok := sums[x]; ok {
+			return s
+		}
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = byContent(e, sums)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = byContent(e, sums)
+		}
+		return out
+	}
+	return v
 }
 
 // IdempotencyKey is the key of a job's attempt: the same identity and

@@ -1,7 +1,11 @@
 package batch
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"errors"
+	"maps"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -476,3 +480,95 @@ func TestVerifyHashesWhatStatTrusts(t *testing.T) {
 		t.Errorf("with --verify: %s, want re-download", got)
 	}
 }
+
+// fakeFiles stands in for pkg/inputs: "@path" in *_url fields are files,
+// known by content, "uploaded" as data: URLs.
+type fakeFiles struct{ uploads int }
+
+func (f *fakeFiles) Scan(in map[string]any, base string) ([]FileRef, error) {
+	var refs []FileRef
+	for k, v := range in {
+		s, ok := v.(string)
+		if !ok || !strings.HasSuffix(k, "_url") || !strings.HasPrefix(s, "@") || strings.HasPrefix(s, "@@") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(base, s[1:]))
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, FileRef{Field: k, Path: s[1:], SHA256: fmt.Sprintf("%x", sha256Sum(data))})
+	}
+	return refs, nil
+}
+
+func (f *fakeFiles) Resolve(_ context.Context, in map[string]any, base string) (map[string]any, error) {
+	refs, err := f.Scan(in, base)
+	if err != nil {
+		return nil, err
+	}
+	out := maps.Clone(in)
+	for _, r := range refs {
+		f.uploads++
+		out[r.Field] = "https://uploads.example/" + r.SHA256
+	}
+	return out, nil
+}
+
+func TestLocalFilesCountByContent(t *testing.T) {
+	r := newRig(t, 5*time.Millisecond, 10*time.Millisecond)
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ref.png", "first")
+	r.path = filepath.Join(r.dir, "m.yaml")
+	if err := os.WriteFile(r.path, []byte("jobs:\n  - name: j1\n    model: higgsfield-ai/soul/standard\n    input: {prompt: p, image_url: \"@ref.png\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ff := &fakeFiles{}
+	run := func() *Report {
+		m, err := Load(Source{Path: r.path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lock, _ := OpenLock(LockPath(r.path))
+		p, err := NewPlan(m, PlanOptions{Lock: lock, Files: ff})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Run(context.Background(), RunOptions{Runner: r.runner, Files: ff, Timeout: 10 * time.Second})
+	}
+	if rep := run(); rep.Jobs[0].State != StateGenerated {
+		t.Fatalf("first run: %s", states(rep))
+	}
+	if got := r.srv.Jobs()[0].Body["image_url"]; !strings.HasPrefix(fmt.Sprint(got), "https://uploads.example/") {
+		t.Errorf("submitted image_url %v, want the upload's URL", got)
+	}
+	// The same content under another name: still up to date.
+	if err := os.Rename(filepath.Join(r.dir, "ref.png"), filepath.Join(r.dir, "moved.png")); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(r.path)
+	if err := os.WriteFile(r.path, bytes.ReplaceAll(data, []byte("@ref.png"), []byte("@moved.png")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep := run(); rep.Jobs[0].State != StateUpToDate {
+		t.Fatalf("after a rename: %s", states(rep))
+	}
+	// Other content: generated again.
+	write("moved.png", "second")
+	if rep := run(); rep.Jobs[0].State != StateGenerated || r.srv.Charged() != 2 {
+		t.Fatalf("after a change: %s, charged %d", states(rep), r.srv.Charged())
+	}
+	// An unreadable file stops the plan, naming the job.
+	os.Remove(filepath.Join(r.dir, "moved.png"))
+	m, _ := Load(Source{Path: r.path})
+	_, err := NewPlan(m, PlanOptions{Files: ff})
+	var me *Error
+	if !errors.As(err, &me) || me.Job != "j1" || me.Line == 0 {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
