@@ -596,6 +596,11 @@ func (s *scheduler) settle(st *Step, res job.Result, err error, ok State) *Outco
 	}
 	var intr *job.InterruptedError
 	switch {
+	case errors.As(err, &intr) && intr.RequestID == "" && res.RequestID == "":
+		// Stopped before its submit: nothing was asked of the API.
+		o.State, o.Err = StateNotRun, nil
+		o.Error = "not run: interrupted before its submit"
+		return o
 	case errors.As(err, &intr):
 		o.State = StateInterrupted
 		switch {
