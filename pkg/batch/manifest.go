@@ -197,8 +197,10 @@ func Load(src Source) (*Manifest, error) {
 	var defaults rawJob
 	var raws []rawJob
 	switch format {
-	case FormatYAML, FormatJSON:
+	case FormatYAML:
 		defaults, raws, err = parseDocument(src.Path, data)
+	case FormatJSON:
+		defaults, raws, err = parseJSON(src.Path, data)
 	case FormatJSONL:
 		raws, err = parseLines(src.Path, data)
 	case FormatText:
@@ -478,13 +480,20 @@ func kindOf(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// parseDocument reads a YAML or JSON manifest: {defaults, jobs: [...]}, or a
-// bare list of jobs. JSON goes through the YAML parser too, for its line
-// numbers; numbers stay as written (json.Number).
+// parseDocument reads a YAML manifest: {defaults, jobs: [...]}, or a bare
+// list of jobs. Numbers stay as written (json.Number).
 func parseDocument(file string, data []byte) (rawJob, []rawJob, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
 		return rawJob{}, nil, yamlError(file, err)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err != io.EOF {
+		if err != nil {
+			return rawJob{}, nil, yamlError(file, err)
+		}
+		return rawJob{}, nil, &Error{File: file, Line: more.Line, Err: errors.New("more than one YAML document: put every job in one jobs list")}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return rawJob{}, nil, &Error{File: file, Err: errors.New("no jobs")}
@@ -689,4 +698,175 @@ func parseText(data []byte) []rawJob {
 		raws = append(raws, rawJob{line: i + 1, fields: map[string]any{"input": map[string]any{"prompt": p}}})
 	}
 	return raws
+}
+
+// parseJSON reads a JSON manifest, of the same shape as a YAML one, with
+// encoding/json (numbers as written); a second pass over its tokens gives
+// each job and field its line and refuses duplicate keys.
+func parseJSON(file string, data []byte) (rawJob, []rawJob, error) {
+	line := func(off int64) int { return 1 + bytes.Count(data[:min(int(off), len(data))], []byte("\n")) }
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = fmt.Errorf("more after the JSON value")
+			return rawJob{}, nil, &Error{File: file, Line: line(dec.InputOffset()), Err: err}
+		}
+	}
+	if err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return rawJob{}, nil, &Error{File: file, Line: line(se.Offset), Err: fmt.Errorf("not JSON: %v", se)}
+		}
+		return rawJob{}, nil, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("not JSON: %v", err)}
+	}
+	lines, err := jsonLines(file, data, line)
+	if err != nil {
+		return rawJob{}, nil, err
+	}
+	var defaults rawJob
+	var list []any
+	switch x := v.(type) {
+	case []any:
+		list = x
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			switch k {
+			case "defaults":
+				d, ok := x[k].(map[string]any)
+				if !ok {
+					return rawJob{}, nil, &Error{File: file, Line: lines.at("defaults"), Err: errors.New("defaults: want an object")}
+				}
+				defaults = rawJob{line: lines.at("defaults"), fields: d, lines: lines.fields("defaults")}
+			case "jobs":
+				l, ok := x[k].([]any)
+				if !ok {
+					return rawJob{}, nil, &Error{File: file, Line: lines.at("jobs"), Err: errors.New("jobs: want a list")}
+				}
+				list = l
+			default:
+				return rawJob{}, nil, &Error{File: file, Line: lines.at(k), Err: fmt.Errorf("unknown top-level field %q (known: defaults, jobs)", k)}
+			}
+		}
+		if list == nil {
+			return rawJob{}, nil, &Error{File: file, Line: 1, Err: errors.New("no jobs: the manifest needs a jobs list")}
+		}
+	default:
+		return rawJob{}, nil, &Error{File: file, Line: 1, Err: errors.New("want an object with defaults and jobs, or a list of jobs")}
+	}
+	prefix := ""
+	if _, ok := v.(map[string]any); ok {
+		prefix = "jobs/"
+	}
+	raws := make([]rawJob, 0, len(list))
+	for i, e := range list {
+		at := prefix + strconv.Itoa(i)
+		obj, ok := e.(map[string]any)
+		if !ok {
+			return rawJob{}, nil, &Error{File: file, Line: lines.at(at), Job: fmt.Sprintf("job-%d", i+1), Err: errors.New("want an object of name, model, input, output, from")}
+		}
+		raws = append(raws, rawJob{line: lines.at(at), fields: obj, lines: lines.fields(at)})
+	}
+	return defaults, raws, nil
+}
+
+// jsonPositions maps a slash-joined path ("jobs/3", "jobs/3/model") to the
+// line its value or key is on.
+type jsonPositions map[string]int
+
+func (p jsonPositions) at(path string) int { return p[path] }
+
+// fields returns the lines of the direct keys under path.
+func (p jsonPositions) fields(path string) map[string]int {
+	out := map[string]int{}
+	for k, l := range p {
+		if rest, ok := strings.CutPrefix(k, path+"/"); ok && !strings.Contains(rest, "/") {
+			out[rest] = l
+		}
+	}
+	return out
+}
+
+// jsonLines walks data's tokens down to the fields of each job, recording
+// lines and refusing a key given twice in one object.
+func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, error) {
+	type frame struct {
+		obj   bool
+		key   string // the pending key of an object
+		index int    // the next index of an array
+		path  string
+		seen  map[string]bool
+	}
+	pos := jsonPositions{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var stack []*frame
+	// child is the path of the value about to start in the top frame.
+	child := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		var name string
+		if f.obj {
+			name = f.key
+		} else {
+			name = strconv.Itoa(f.index)
+			f.index++
+		}
+		if f.path == "" {
+			return name
+		}
+		return f.path + "/" + name
+	}
+	for {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return pos, nil
+		}
+		if err != nil {
+			return nil, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("not JSON: %v", err)}
+		}
+		top := (*frame)(nil)
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.key == "" {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			k, _ := tok.(string)
+			if top.seen[k] {
+				return nil, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("duplicate key %q", k)}
+			}
+			top.seen[k] = true
+			top.key = k
+			if len(stack) <= 3 {
+				p := k
+				if top.path != "" {
+					p = top.path + "/" + k
+				}
+				pos[p] = line(start + int64(len(data[start:])) - int64(len(bytes.TrimLeft(data[start:], " \t\r\n,:"))))
+			}
+			continue
+		}
+		if d, ok := tok.(json.Delim); ok && (d == ']' || d == '}') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		path := child()
+		if top != nil && top.obj {
+			top.key = ""
+		}
+		if _, ok := pos[path]; !ok && len(stack) <= 2 {
+			pos[path] = line(start + int64(len(data[start:])) - int64(len(bytes.TrimLeft(data[start:], " \t\r\n,:"))))
+		}
+		if d, ok := tok.(json.Delim); ok {
+			stack = append(stack, &frame{obj: d == '{', path: path, seen: map[string]bool{}})
+		}
+	}
 }
