@@ -77,6 +77,9 @@ type RunOptions struct {
 	Emit func(Event)
 	// Credits, when estimated, are reported per job.
 	Credits map[string]float64
+	// ExpiresAfter is each request's retention (Hf-Expires-After); it must
+	// be the one the plan's identities were computed with.
+	ExpiresAfter time.Duration
 }
 
 // Gate holds every submit of a run while the account's queue is full.
@@ -522,7 +525,7 @@ func (s *scheduler) exec(st *Step, release func()) *Outcome {
 	// run began), so a run killed before its lock write sends the same key
 	// again and the API answers with the same request, uncharged.
 	s.p.Lock.Put(st.Locked)
-	spec := job.Spec{Model: st.Job.Model, Params: in, IdempotencyKey: st.Key(), Output: out, Timeout: s.o.Timeout}
+	spec := job.Spec{Model: st.Job.Model, Params: in, IdempotencyKey: st.Key(), Output: out, Timeout: s.o.Timeout, ExpiresAfter: s.o.ExpiresAfter}
 	for {
 		if err := s.gate.Wait(s.ctx); err != nil {
 			return s.settle(st, job.Result{}, &job.InterruptedError{}, StateGenerated)

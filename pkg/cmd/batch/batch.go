@@ -22,8 +22,10 @@ import (
 	"github.com/hf-cli/hf/pkg/batch"
 	"github.com/hf-cli/hf/pkg/cmd/generate"
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/config"
 	"github.com/hf-cli/hf/pkg/events"
 	"github.com/hf-cli/hf/pkg/higgsfield"
+	"github.com/hf-cli/hf/pkg/inputs"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/journal"
 	"github.com/hf-cli/hf/pkg/ui"
@@ -46,7 +48,7 @@ type Options struct {
 	MaxCreditsSet                                    bool
 	Shard                                            string
 	Concurrency                                      int
-	Timeout, PollInterval                            time.Duration
+	Timeout, PollInterval, ExpiresAfter              time.Duration
 	Endpoint                                         cmdutil.EndpointOptions
 
 	// Getenv reads GITHUB_* (os.Getenv unless a test sets it).
@@ -101,6 +103,9 @@ rejected, 130 on Ctrl-C (run the same command again to resume).`,
 					return &cmdutil.FlagError{Err: err}
 				}
 			}
+			if cmd.Flags().Changed("expires-after") && (opts.ExpiresAfter < time.Second || opts.ExpiresAfter%time.Second != 0) {
+				return cmdutil.FlagErrorf("--expires-after must be a whole number of seconds, at least 1s (the API takes 1h to the account's retention)")
+			}
 			if opts.Output == "-" {
 				return cmdutil.FlagErrorf("-o - is for one output; a batch saves files (stdout lists their paths)")
 			}
@@ -128,6 +133,7 @@ rejected, 130 on Ctrl-C (run the same command again to resume).`,
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stderr but errors")
 	fl.BoolVar(&opts.Sandbox, "sandbox", false, "run against a built-in fake API: no credentials, no network, real PNG/MP4 outputs")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "give up waiting for a job after this long (its request goes on; a re-run picks it up)")
+	fl.Var(config.NewDurationValue(&opts.ExpiresAfter, 0), "expires-after", "delete each request's data this long after it finishes (Hf-Expires-After; part of each job's identity)")
 	fl.DurationVar(&opts.PollInterval, "poll-interval", 0, "poll statuses at this fixed interval (default: 2s growing to 10s, rarely with a webhook)")
 	opts.Endpoint.Register(cmd)
 	return cmd
@@ -187,7 +193,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if outDir == "" && opts.File == "-" {
 		outDir = "."
 	}
-	plan, err := batch.NewPlan(m, batch.PlanOptions{Lock: lock, OutDir: outDir, Force: opts.Force, Verify: opts.Verify, Clobber: opts.Clobber, Shard: k, Shards: n})
+	// Local files (@path in *_url, *_urls and *images fields) are read and
+	// checked now; they are uploaded only when their job is submitted.
+	fs := &files{}
+	plan, err := batch.NewPlan(m, batch.PlanOptions{Lock: lock, OutDir: outDir, Force: opts.Force, Verify: opts.Verify, Clobber: opts.Clobber,
+		Shard: k, Shards: n, Files: fs, ExpiresAfter: int64(opts.ExpiresAfter / time.Second)})
 	if err != nil {
 		return usage(err)
 	}
@@ -210,7 +220,8 @@ func Run(ctx context.Context, opts *Options) error {
 	r := ui.NewBatchRenderer(opts.IO, ui.Mode{Quiet: opts.Quiet})
 	needAPI := plan.Count(batch.Generate)+plan.Count(batch.Wait)+plan.Count(batch.Redownload) > 0
 	gate := &batch.Gate{}
-	ro := batch.RunOptions{Concurrency: opts.Concurrency, FailFast: opts.FailFast, Timeout: opts.Timeout, Emit: r.Handle, Credits: credits, Gate: gate}
+	ro := batch.RunOptions{Concurrency: opts.Concurrency, FailFast: opts.FailFast, Timeout: opts.Timeout, Emit: r.Handle, Credits: credits, Gate: gate,
+		ExpiresAfter: opts.ExpiresAfter}
 	var closeEngine func()
 	if needAPI {
 		eo := cmdutil.EngineOptions{Sandbox: opts.Sandbox, Quiet: opts.Quiet, PollInterval: opts.PollInterval,
@@ -229,6 +240,8 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		closeEngine = eng.Close
 		ro.Runner = eng.Runner
+		fs.resolver = cmdutil.NewResolver(opts.IO, eng.Runner.Client, true)
+		ro.Files = fs
 	}
 	rep := plan.Run(ctx, ro)
 	if closeEngine != nil {
@@ -363,4 +376,33 @@ func report(opts *Options, rep *batch.Report) {
 	if err := ui.GitHubActions(opts.Getenv, opts.IO.ErrOut, "hf batch "+opts.File, jobs); err != nil {
 		fmt.Fprintln(opts.IO.ErrOut, "hf: warning: "+err.Error())
 	}
+}
+
+// files is pkg/inputs behind batch.Files: "@path" strings in *_url, *_urls
+// and *images fields of a job's input, checked when planning (an
+// unreadable or unsupported file stops the batch before anything is
+// spent), known by content in the job's identity, uploaded once per
+// content when the job is submitted.
+type files struct {
+	resolver *inputs.Resolver // set once the API client exists
+}
+
+func (f *files) Scan(input map[string]any, baseDir string) ([]batch.FileRef, error) {
+	refs, err := inputs.Scan(input, inputs.JSONFields, baseDir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]batch.FileRef, len(refs))
+	for i, r := range refs {
+		out[i] = batch.FileRef{Field: r.Field, Path: r.Path, SHA256: r.SHA256}
+	}
+	return out, nil
+}
+
+func (f *files) Resolve(ctx context.Context, input map[string]any, baseDir string) (map[string]any, error) {
+	if f.resolver == nil {
+		return nil, errors.New("no API client to upload local files with")
+	}
+	out, _, err := f.resolver.Resolve(ctx, input, inputs.JSONFields, baseDir)
+	return out, err
 }

@@ -36,6 +36,8 @@ func TestNewCmdBatchFlags(t *testing.T) {
 		{"negative budget", []string{"m.yaml", "--max-credits", "-1"}, "--max-credits must not be negative", nil},
 		{"stdout output", []string{"m.yaml", "-o", "-"}, "-o - is for one output", nil},
 		{"bad timeout", []string{"m.yaml", "--timeout", "0s"}, "--timeout and --poll-interval must be positive", nil},
+		{"expires-after", []string{"m.yaml", "--expires-after", "3h"}, "", func(o *Options) bool { return o.ExpiresAfter == 3*time.Hour }},
+		{"fractional expires-after", []string{"m.yaml", "--expires-after", "1.5s"}, "whole number of seconds", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
