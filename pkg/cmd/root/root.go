@@ -129,7 +129,13 @@ func exitCodesTopic() *cobra.Command {
   6    credentials rejected (401) or not enough credits (403)
   7    generation completed but a download failed (hf download ID retries)
   124  timed out waiting; the request goes on (hf wait ID)
-  130  interrupted by the user`,
+  130  interrupted by the user
+
+hf batch exits 0 when every job is saved or up to date; otherwise with the
+code every unsuccessful job shares (3, 4, 5, 7, 124, or 2), 1 when they
+differ or a job was skipped because a job it takes an input from failed,
+6 when credentials are rejected (the batch stops at once), 130 on Ctrl-C.
+Jobs that --fail-fast never started do not count.`,
 	}
 }
 
