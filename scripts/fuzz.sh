@@ -30,6 +30,7 @@ targets=(
 	"./pkg/download FuzzRender"
 	"./pkg/download FuzzExtFor"
 	"./pkg/download FuzzFetchName"
+	"./pkg/batch FuzzLoad"
 )
 
 if [[ ${1:-} == -list ]]; then

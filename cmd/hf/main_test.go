@@ -26,6 +26,7 @@ import (
 
 	"github.com/hf-cli/hf/pkg/cmd/root"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
+	"github.com/hf-cli/hf/pkg/tunnel/ngroktest"
 )
 
 func TestMain(m *testing.M) {
@@ -69,7 +70,8 @@ func TestScripts(t *testing.T) {
 			"jsonline":  cmdJSONLine,
 			"ngrokedge": cmdNgrokEdge,
 			// uploads, estimates, auth (inputs_test.go)
-			"mode": cmdMode,
+			"mode":          cmdMode,
+			"ngroksessions": cmdNgrokSessions,
 		},
 	})
 }
@@ -205,6 +207,13 @@ var fakeCmds = map[string]fakeCmd{
 		ts.Logf("%d of %s unsigned deliveries answered 2xx", n, args[0])
 	}},
 	"submitted-webhook": {"submitted-webhook none|present [PREFIX]", false, fakeSubmittedWebhook},
+	"inflight":          {"inflight ==|<=|>= N", false, fakeInflight},
+	"mark":              {"mark", false, fakeMark},
+	"since-mark":        {"since-mark ==|<=|>= N", false, fakeSinceMark},
+	"served":            {"served FILE...", false, fakeServed},
+	"outcome-prompt":    {"outcome-prompt PROMPT=STATUS...", false, fakeOutcomePrompt},
+	"bodyof":            {"bodyof PROMPT KEY JSON|asset-of:PROMPT", false, fakeBodyOf},
+	"webhooks":          {"webhooks ==|<=|>= N", false, fakeWebhooks},
 }
 
 // fake SUBCOMMAND ...: drive the fake API or check what it saw.
@@ -692,4 +701,166 @@ func cmdJSONValid(ts *testscript.TestScript, neg bool, args []string) {
 	if (err == nil) == neg {
 		ts.Fatalf("%s: %v", args[0], err)
 	}
+}
+
+// fakeInflight: the most jobs the fake had queued or running at the same
+// moment, from their creation and terminal times.
+func fakeInflight(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: fake inflight ==|<=|>= N")
+	}
+	type edge struct {
+		t time.Time
+		d int
+	}
+	var edges []edge
+	for _, j := range srv.Jobs() {
+		end := j.TerminalAt
+		if end.IsZero() {
+			end = time.Now()
+		}
+		edges = append(edges, edge{j.CreatedAt, 1}, edge{end, -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.t.Compare(b.t); c != 0 {
+			return c
+		}
+		return a.d - b.d
+	})
+	n, most := 0, 0
+	for _, e := range edges {
+		n += e.d
+		most = max(most, n)
+	}
+	compare(ts, "the fake had at most this many requests in flight:", most, args[0], args[1])
+}
+
+// fake mark remembers how many requests the fake has seen; fake since-mark
+// compares the count since then (API and asset hosts alike).
+func fakeMark(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	ts.Setenv("HF_TEST_MARK", strconv.Itoa(len(srv.Hits())))
+}
+
+func fakeSinceMark(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: fake since-mark ==|<=|>= N")
+	}
+	mark := atoi(ts, ts.Getenv("HF_TEST_MARK"))
+	hits := srv.Hits()
+	var seen []string
+	for _, h := range hits[mark:] {
+		seen = append(seen, h.Method+" "+h.Path)
+	}
+	compare(ts, fmt.Sprintf("requests since the mark (%q):", seen), len(hits)-mark, args[0], args[1])
+}
+
+// fakeServed: every FILE has the sha256 of some output the fake served.
+func fakeServed(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: fake served FILE...")
+	}
+	served := map[string]bool{}
+	for _, j := range srv.Jobs() {
+		for _, a := range j.Assets {
+			served[a.SHA256] = true
+		}
+	}
+	for _, f := range args {
+		sum := sha256.Sum256([]byte(ts.ReadFile(f)))
+		if !served[hex.EncodeToString(sum[:])] {
+			ts.Fatalf("%s (sha256 %x) is not an output the fake served", f, sum)
+		}
+	}
+}
+
+// fakeOutcomePrompt: jobs created afterwards whose prompt is PROMPT end
+// with STATUS (for each PROMPT=STATUS); the others complete.
+func fakeOutcomePrompt(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: fake outcome-prompt PROMPT=STATUS...")
+	}
+	outcomes := map[string]string{}
+	for _, a := range args {
+		p, st, ok := strings.Cut(a, "=")
+		if !ok {
+			ts.Fatalf("usage: fake outcome-prompt PROMPT=STATUS...")
+		}
+		outcomes[p] = st
+	}
+	srv.SetOutcomeFunc(func(_ string, body map[string]any) hftest.Outcome {
+		if st, ok := outcomes[fmt.Sprint(body["prompt"])]; ok {
+			return hftest.Outcome{Status: st, Error: "failed on purpose"}
+		}
+		return hftest.Outcome{}
+	})
+}
+
+func jobByPrompt(ts *testscript.TestScript, srv *hftest.Server, prompt string) hftest.Job {
+	var found []hftest.Job
+	for _, j := range srv.Jobs() {
+		if j.Body["prompt"] == prompt {
+			found = append(found, j)
+		}
+	}
+	if len(found) == 0 {
+		ts.Fatalf("no job was submitted with prompt %q", prompt)
+	}
+	return found[len(found)-1]
+}
+
+// fakeBodyOf: the newest job with prompt PROMPT has KEY equal to the JSON
+// value WANT, or, for asset-of:OTHER, to the URL of the first output of the
+// newest job with prompt OTHER.
+func fakeBodyOf(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: fake bodyof PROMPT KEY JSON|asset-of:PROMPT")
+	}
+	j := jobByPrompt(ts, srv, args[0])
+	var want any
+	if other, ok := strings.CutPrefix(args[2], "asset-of:"); ok {
+		o := jobByPrompt(ts, srv, other)
+		if len(o.Assets) == 0 {
+			ts.Fatalf("the job with prompt %q has no outputs", other)
+		}
+		want = o.Assets[0].URL
+	} else {
+		var err error
+		want, err = decodeOne(args[2])
+		ts.Check(err)
+	}
+	got, found := lookup(j.Body, args[1])
+	gotJSON, _ := json.Marshal(got)
+	wantJSON, _ := json.Marshal(want)
+	if !found || !bytes.Equal(gotJSON, wantJSON) {
+		ts.Fatalf("body field %s of the %q job is %s (found: %v), want %s", args[1], args[0], gotJSON, found, wantJSON)
+	}
+}
+
+// fakeWebhooks: how many distinct hf_webhook URLs the jobs were submitted
+// with (one endpoint for a whole batch gives 1).
+func fakeWebhooks(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: fake webhooks ==|<=|>= N")
+	}
+	urls := map[string]bool{}
+	for _, j := range srv.Jobs() {
+		if j.Webhook != "" {
+			urls[j.Webhook] = true
+		}
+	}
+	compare(ts, "distinct webhook URLs:", len(urls), args[0], args[1])
+}
+
+// ngroksessions OP N: the fake ngrok edge (ngrokedge start) has seen OP N
+// agent sessions.
+func cmdNgrokSessions(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: ngroksessions ==|<=|>= N")
+	}
+	edges, _ := ts.Value(edgeKey{}).(*sync.Map)
+	v, ok := edges.Load("edge")
+	if !ok {
+		ts.Fatalf("no edge: run ngrokedge start first")
+	}
+	compare(ts, "ngrok agent sessions:", len(v.(*ngroktest.Edge).Auths()), args[0], args[1])
 }

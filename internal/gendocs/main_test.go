@@ -27,6 +27,7 @@ func TestRunWritesAPagePerCommand(t *testing.T) {
 		{"hf-listen.1", `\fB--forward-to\fP`},
 		{"hf-webhook-send.1", "hf webhook send URL"},
 		{"hf-webhook-replay.1", "hf webhook replay FILE"},
+		{"hf-batch.1", "hf batch FILE"},
 	} {
 		data, err := os.ReadFile(filepath.Join(out, "man1", c.page))
 		if err != nil {
@@ -37,8 +38,8 @@ func TestRunWritesAPagePerCommand(t *testing.T) {
 		}
 	}
 	pages, _ := filepath.Glob(filepath.Join(out, "man1", "*.1"))
-	if len(pages) != 28 {
-		t.Errorf("%d pages, want 28 (hf, its commands and their subcommands): %v", len(pages), pages)
+	if len(pages) != 29 {
+		t.Errorf("%d pages, want 29 (hf, its commands and their subcommands): %v", len(pages), pages)
 	}
 }
 

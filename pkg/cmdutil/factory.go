@@ -85,6 +85,12 @@ type EngineOptions struct {
 	PollInterval time.Duration
 	// Endpoint selects the webhook endpoint (generate only); nil means polling.
 	Endpoint *EndpointOptions
+	// Emit, when set, receives the runner's events (the endpoint's and the
+	// API client's retries included) instead of a renderer the engine makes:
+	// hf batch draws its own.
+	Emit events.Sink
+	// OnRetry, when set, is also told about every retry of an API call.
+	OnRetry func(higgsfield.RetryInfo)
 }
 
 // Engine is a job runner (its Emit wired to a renderer), and what must be

@@ -72,6 +72,10 @@ type Output struct {
 	// Have are outputs saved by an earlier run into the same place; those
 	// still intact on disk are not downloaded again.
 	Have []download.File
+	// Owner, when set, says which request a saved file belongs to in place
+	// of the journal (hf batch: a job's own earlier outputs are its to
+	// replace, and the journal is read once per batch, not once per job).
+	Owner func(path string) string
 }
 
 // Spec is one generation.
@@ -97,6 +101,8 @@ type Result struct {
 	Files      []journal.File `json:"files"`
 	NotifiedBy string         `json:"notified_by,omitempty"`
 	Error      string         `json:"error,omitempty"`
+	// ExpiresAt is when the API deletes the outputs (RFC 3339), when it says.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // OutcomeError: the request ended failed, nsfw or canceled.
@@ -307,7 +313,10 @@ func (r *Runner) precheckOwners(spec Spec) error {
 		return nil
 	}
 	n := higgsfield.ExpectedOutputs(spec.Params)
-	owner := r.owners()
+	owner := out.Owner
+	if owner == nil {
+		owner = r.Owners()
+	}
 	for _, ext := range []string{"png", "jpg", "webp", "mp4"} {
 		for i := 1; i <= n; i++ {
 			t := download.Target{Dir: out.Dir, Template: out.Template, Clobber: true, Owner: owner,
@@ -321,10 +330,10 @@ func (r *Runner) precheckOwners(spec Spec) error {
 	return nil
 }
 
-// owners returns who owns a saved file by the journal: the request whose
+// Owners returns who owns a saved file by the journal: the request whose
 // entry lists the absolute path, the most recently updated one if several
 // do; "" when none does. The journal is read on first use, once.
-func (r *Runner) owners() func(path string) string {
+func (r *Runner) Owners() func(path string) string {
 	if r.Journal == nil {
 		return nil
 	}
@@ -442,7 +451,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 	} else if mode.resumed {
 		res.NotifiedBy = await.ByPoll
 	}
-	res.Status, res.Error = st.Status, st.Error
+	res.Status, res.Error, res.ExpiresAt = st.Status, st.Error, st.ExpiresAt
 	if !mode.journaled {
 		r.journal(journal.Record{Event: journal.EventStatus, RequestID: res.RequestID, Status: st.Status, Error: st.Error, NotifiedBy: res.NotifiedBy})
 	}
@@ -604,7 +613,10 @@ func (r *Runner) download(ctx context.Context, res Result, st *higgsfield.Status
 		f.Path = "-"
 		return []journal.File{f}, nil
 	}
-	owner := r.owners()
+	owner := out.Owner
+	if owner == nil {
+		owner = r.Owners()
+	}
 	files := make([]journal.File, len(outs))
 	errs := make([]error, len(outs), len(outs)+1)
 	parallel := r.MaxParallel

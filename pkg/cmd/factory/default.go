@@ -150,9 +150,12 @@ func EndpointSettings(f *cmdutil.Factory, o cmdutil.EndpointOptions) (endpoint.S
 
 // engine builds the runner for generate, wait and download.
 func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*cmdutil.Engine, error) {
-	r := ui.NewRenderer(f.IOStreams, ui.Mode{Quiet: o.Quiet})
 	e := &cmdutil.Engine{}
-	e.OnClose(r.Close)
+	var r ui.Renderer = emitter(o.Emit)
+	if o.Emit == nil {
+		r = ui.NewRenderer(f.IOStreams, ui.Mode{Quiet: o.Quiet})
+		e.OnClose(r.Close)
+	}
 	fail := func(err error) (*cmdutil.Engine, error) {
 		e.Close()
 		return nil, err
@@ -173,6 +176,9 @@ func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*
 	runner := &job.Runner{Emit: r.Handle, Fetcher: &download.Fetcher{Client: cmdutil.DownloadClient(debugWriter(f, cfg)), MaxBytes: maxBytes, StallTimeout: stall}}
 	e.Runner = runner
 	copts := cmdutil.ClientOptions{OnRetry: func(ri higgsfield.RetryInfo) {
+		if o.OnRetry != nil {
+			o.OnRetry(ri)
+		}
 		r.Handle(events.Event{Kind: events.Retry, Time: time.Now(), Retry: events.RetryInfo{Op: ri.Op, Err: ri.Err, Attempt: ri.Attempt, Delay: ri.Delay}})
 	}}
 	var sb *sandbox.Sandbox
@@ -208,6 +214,12 @@ func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*
 	}
 	return e, nil
 }
+
+// emitter is a Renderer that hands events to a caller's sink.
+type emitter events.Sink
+
+func (e emitter) Handle(ev events.Event) { e(ev) }
+func (emitter) Close()                   {}
 
 // openEndpoint resolves o against the config and opens the endpoint with
 // endpoint.Open; its usage errors become cmdutil.FlagErrors.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/ui"
 )
 
 // idemKeyRe compiles on first use: {1,255} costs 3,000 allocations, too much for every start-up.
@@ -213,6 +215,9 @@ func generateRun(ctx context.Context, opts *Options) error {
 		return nil
 	}
 	cmdutil.PrintResult(opts.IO, res, opts.JSON)
+	if gerr := ui.GitHubActions(os.Getenv, opts.IO.ErrOut, "hf generate "+opts.Model, []ui.GHAJob{ui.GHAResult(res, err)}); gerr != nil {
+		fmt.Fprintln(opts.IO.ErrOut, "hf: warning: "+gerr.Error())
+	}
 	return err
 }
 

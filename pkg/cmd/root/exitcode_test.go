@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hf-cli/hf/pkg/batch"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/config"
 	dl "github.com/hf-cli/hf/pkg/download"
@@ -62,11 +63,25 @@ func TestExitCode(t *testing.T) {
 		{"cobra unknown flag", errors.New("unknown flag: --frob"), 2},
 		{"cobra unknown shorthand", errors.New("unknown shorthand flag: 'z' in -z"), 2},
 		{"cobra arg count", errors.New("accepts 1 arg(s), received 2"), 2},
+		{"batch run", &batch.RunError{Code: 4}, 4},
+		{"wrapped batch run", fmt.Errorf("batch: %w", &batch.RunError{Code: 130}), 130},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := ExitCode(tt.err); got != tt.want {
 				t.Fatalf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+			// A batch job's error maps to the same code as a lone
+			// generation's (batch has its own copy of the map: it sits
+			// below the command layer).
+			var flagErr *cmdutil.FlagError
+			var missing *config.MissingCredentialsError
+			var run *batch.RunError
+			if tt.err == nil || errors.As(tt.err, &flagErr) || errors.As(tt.err, &missing) || errors.As(tt.err, &run) || strings.HasPrefix(tt.name, "cobra") || tt.name == "SilentError" {
+				return
+			}
+			if got := batch.ExitCodeOf(tt.err); got != tt.want {
+				t.Fatalf("batch.ExitCodeOf(%v) = %d, root says %d", tt.err, got, tt.want)
 			}
 		})
 	}

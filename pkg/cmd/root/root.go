@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmd/auth"
+	batchcmd "github.com/hf-cli/hf/pkg/cmd/batch"
 	cancelcmd "github.com/hf-cli/hf/pkg/cmd/cancel"
 	"github.com/hf-cli/hf/pkg/cmd/completion"
 	configcmd "github.com/hf-cli/hf/pkg/cmd/config"
@@ -89,6 +90,7 @@ progress goes to stderr.`,
 
 	cmd.AddCommand(
 		generate.NewCmdGenerate(f, nil),
+		batchcmd.NewCmdBatch(f, nil),
 		status.NewCmdStatus(f, nil),
 		wait.NewCmdWait(f, nil),
 		download.NewCmdDownload(f, nil),
@@ -127,7 +129,13 @@ func exitCodesTopic() *cobra.Command {
   6    credentials rejected (401) or not enough credits (403)
   7    generation completed but a download failed (hf download ID retries)
   124  timed out waiting; the request goes on (hf wait ID)
-  130  interrupted by the user`,
+  130  interrupted by the user
+
+hf batch exits 0 when every job is saved or up to date; otherwise with the
+code every unsuccessful job shares (3, 4, 5, 7, 124, or 2), 1 when they
+differ or a job was skipped because a job it takes an input from failed,
+6 when credentials are rejected (the batch stops at once), 130 on Ctrl-C.
+Jobs that --fail-fast never started do not count.`,
 	}
 }
 
@@ -237,9 +245,13 @@ func ExitCode(err error) int {
 		badCreds *config.CredentialsError
 		badFile  *inputs.FileError
 	)
+	var coded interface{ ExitCode() int }
 	switch {
 	case errors.As(err, &silent):
 		return silent.Code
+	case errors.As(err, &coded):
+		// An error that decided its own status (hf batch's run).
+		return coded.ExitCode()
 	case errors.As(err, &intr):
 		return ExitInterrupted
 	case errors.As(err, &timeout):

@@ -275,6 +275,22 @@ func (s *Server) Inject(f Fault) {
 	s.faults[f.Endpoint] = append(s.faults[f.Endpoint], f)
 }
 
+// ClearFaults drops every fault not consumed yet (API and webhook) and
+// returns how many there were.
+func (s *Server) ClearFaults() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.whFaults)
+	for ep, q := range s.faults {
+		for _, f := range q {
+			n += max(f.Times, 1)
+		}
+		delete(s.faults, ep)
+	}
+	s.whFaults = nil
+	return n
+}
+
 // InjectWebhook queues a delivery fault for the next jobs created with a
 // webhook URL.
 func (s *Server) InjectWebhook(f WebhookFault) {

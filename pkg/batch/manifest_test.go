@@ -1,0 +1,168 @@
+package batch
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadFormats(t *testing.T) {
+	tests := []struct {
+		name, file, content string
+		defaults            Defaults
+		want                []string // name model output per job, and input JSON
+	}{
+		{"yaml with defaults", "m.yaml", `
+defaults:
+  model: a/b/c
+  input: {aspect_ratio: "16:9", seed: 1}
+  output: "{name}-{index}.{ext}"
+jobs:
+  - name: hero
+    input: {prompt: "a lighthouse", seed: 12345678901234567890}
+  - name: vid
+    model: x/y/z
+    input: {prompt: "waves"}
+    from: {image_url: "hero#2"}
+  - input: {prompt: third}
+`, Defaults{}, []string{
+			`hero a/b/c hero-{index}.{ext} {"aspect_ratio":"16:9","prompt":"a lighthouse","seed":12345678901234567890}`,
+			`vid x/y/z vid-{index}.{ext} {"aspect_ratio":"16:9","prompt":"waves","seed":1} image_url=hero#2`,
+			`job-3 a/b/c job-3-{index}.{ext} {"aspect_ratio":"16:9","prompt":"third","seed":1}`,
+		}},
+		{"json", "m.json", `{"jobs": [{"name": "a", "model": "m/n", "input": {"prompt": "p\u00e9\/", "n": 1.5, "seed": 12345678901234567890}}]}`, Defaults{},
+			[]string{`a m/n a-{index}.{ext} {"n":1.5,"prompt":"pé/","seed":12345678901234567890}`}},
+		{"json list with tabs", "m.json", "[\n\t{\"model\": \"m/n\",\n\t \"input\": {\"prompt\": \"p\"}}\n]", Defaults{},
+			[]string{`job-1 m/n job-1-{index}.{ext} {"prompt":"p"}`}},
+		{"jsonl with command-line defaults under the job", "m.jsonl", "{\"input\": {\"prompt\": \"one\"}}\n\n{\"name\": \"two\", \"model\": \"q/r\", \"input\": {\"prompt\": \"two\", \"k\": 2}}\n",
+			Defaults{Model: "d/e", Input: map[string]any{"k": "cli"}, Output: "out/{name}.{ext}"},
+			[]string{`job-1 d/e out/job-1.{ext} {"k":"cli","prompt":"one"}`, `two q/r out/two.{ext} {"k":2,"prompt":"two"}`}},
+		{"text", "p.txt", "a fox\n\n  a hare  \n", Defaults{Model: "m/x"},
+			[]string{`job-1 m/x job-1-{index}.{ext} {"prompt":"a fox"}`, `job-2 m/x job-2-{index}.{ext} {"prompt":"a hare"}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Load(Source{Path: write(t, tt.file, tt.content), Defaults: tt.defaults})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Jobs) != len(tt.want) {
+				t.Fatalf("%d jobs, want %d", len(m.Jobs), len(tt.want))
+			}
+			for i, j := range m.Jobs {
+				in, _ := jsonString(j.Input)
+				got := j.Name + " " + j.Model + " " + j.Output + " " + in
+				for f, r := range j.From {
+					got += " " + f + "=" + r.String()
+				}
+				if got != tt.want[i] {
+					t.Errorf("job %d:\n got %s\nwant %s", i+1, got, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name, file, content string
+		want                string // the error, after the file name
+	}{
+		{"missing model", "m.yaml", "jobs:\n  - name: a\n    input: {prompt: x}\n", ":2: job a: no model"},
+		{"duplicate name", "m.yaml", "defaults: {model: a/b}\njobs:\n  - name: a\n    input: {prompt: x}\n  - name: a\n    input: {prompt: y}\n", ":5: job a: duplicate name (also job 1)"},
+		{"unknown from", "m.yaml", "defaults: {model: a/b}\njobs:\n  - name: a\n    input: {prompt: x}\n    from: {image_url: nope}\n", `:5: job a: from.image_url names unknown job "nope"`},
+		{"cycle", "m.yaml", "defaults: {model: a/b}\njobs:\n  - name: a\n    input: {prompt: x}\n    from: {u: b}\n  - name: b\n    input: {prompt: y}\n    from: {u: a}\n", ":5: job a: from makes a cycle: a -> b -> a"},
+		{"self", "m.yaml", "defaults: {model: a/b}\njobs:\n  - name: a\n    input: {prompt: x}\n    from: {u: a}\n", ":5: job a: from.u names the job itself"},
+		{"bad yaml", "m.yaml", "jobs:\n  - name: [a\n", ":2:"},
+		{"unknown field", "m.yaml", "defaults: {model: a/b}\njobs:\n  - name: a\n    promt: x\n", `:4: job a: unknown field "promt"`},
+		{"jsonl not json", "m.jsonl", "{\"model\": \"a/b\", \"input\": {\"prompt\": \"x\"}}\n{nope\n", ":2: job job-2: not JSON"},
+		{"jsonl missing model", "m.jsonl", "{\"model\": \"a/b\", \"input\": {\"prompt\": \"x\"}}\n\n{\"input\": {\"prompt\": \"y\"}}\n", ":3: job job-2: no model"},
+		{"text without model", "p.txt", "one\ntwo\n", ":1: job job-1: no model"},
+		{"same output file", "m.yaml", "defaults: {model: a/b, output: same.png}\njobs:\n  - input: {prompt: x}\n  - input: {prompt: y}\n", ":4: job job-2: writes the same file as job job-1"},
+		{"bad name", "m.yaml", "defaults: {model: a/b}\njobs:\n  - name: ../x\n    input: {prompt: x}\n", ":3: job ../x: invalid name"},
+		{"no jobs", "m.yaml", "defaults: {model: a/b}\n", ":1: no jobs"},
+		{"duplicate key", "m.yaml", "defaults: {model: a/b}\njobs:\n  - name: a\n    input: {prompt: x, prompt: y}\n", `:4: duplicate key "prompt"`},
+		{"tab", "m.yaml", "jobs:\n  - name: a\n\tinput: x\n", ":2: found a tab"},
+		{"bad extension", "m.toml", "", ": unknown manifest type"},
+		{"json duplicate name", "m.json", "{\"jobs\": [\n {\"name\": \"a\", \"model\": \"a/b\", \"input\": {\"prompt\": \"x\"}},\n {\"name\": \"a\",\n  \"model\": \"a/b\", \"input\": {\"prompt\": \"y\"}}]}", ":3: job a: duplicate name (also job 1)"},
+		{"json duplicate key", "m.json", "{\"jobs\": [\n {\"name\": \"a\",\n \"name\": \"b\"}]}", `:3: duplicate key "name"`},
+		{"json syntax", "m.json", "{\"jobs\": [\n {\"name\": \"a\",\n \"input\": {\"prompt\": x}}]}", ":3: not JSON: invalid character 'x'"},
+		{"json unknown from", "m.json", "{\"defaults\": {\"model\": \"a/b\"},\n \"jobs\": [\n {\"name\": \"a\", \"input\": {\"prompt\": \"x\"}},\n\n {\"input\": {\"prompt\": \"y\"},\n  \"from\": {\"image_url\": \"zz\"}}]}", `:6: job job-2: from.image_url names unknown job "zz"`},
+		{"json trailing", "m.json", "[{\"model\": \"a/b\", \"input\": {\"prompt\": \"x\"}}]\n[]", ":2: more after the JSON value"},
+		{"yaml two documents", "m.yaml", "jobs:\n- model: a/b\n  input: {prompt: x}\n---\njobs: []\n", ":4: more than one YAML document"},
+		{"input not object", "m.yaml", "defaults: {model: a/b}\njobs:\n  - input: [1]\n", ":3: job job-1: input: want an object, got a list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := write(t, tt.file, tt.content)
+			_, err := Load(Source{Path: path})
+			var me *Error
+			if !errors.As(err, &me) {
+				t.Fatalf("error %v (%T), want *Error", err, err)
+			}
+			if got := strings.TrimPrefix(err.Error(), path); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("error %q, want it to start with %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestShardCoversEveryJobOnceAndKeepsFromTogether(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("defaults: {model: a/b}\njobs:\n")
+	for i := range 23 {
+		b.WriteString("  - name: j" + strconv.Itoa(i) + "\n    input: {prompt: p}\n")
+		if i%5 == 1 {
+			b.WriteString("    from: {image_url: j" + strconv.Itoa(i-1) + "}\n")
+		}
+	}
+	m, err := Load(Source{Path: write(t, "m.yaml", b.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= 5; n++ {
+		seen := map[int]int{}
+		for k := 1; k <= n; k++ {
+			part := m.Shard(k, n)
+			for _, i := range part {
+				seen[i] = k
+			}
+			if n > 1 && (len(part) < 23/n-2 || len(part) > 23/n+3) {
+				t.Errorf("shard %d/%d has %d jobs: unbalanced", k, n, len(part))
+			}
+		}
+		if len(seen) != 23 {
+			t.Fatalf("n=%d: %d jobs covered, want 23", n, len(seen))
+		}
+		for i, j := range m.Jobs {
+			for _, d := range j.deps {
+				if seen[d] != seen[i] {
+					t.Errorf("n=%d: %s and its dependency in shards %d and %d", n, j.Name, seen[i], seen[d])
+				}
+			}
+		}
+	}
+	for _, bad := range []string{"0/2", "3/2", "1", "a/b", "1/0"} {
+		if _, _, err := ParseShard(bad); err == nil {
+			t.Errorf("ParseShard(%q) accepted", bad)
+		}
+	}
+}
+
+func jsonString(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}

@@ -1,0 +1,61 @@
+package batch
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/iostreams"
+)
+
+func TestNewCmdBatchFlags(t *testing.T) {
+	testenv.Isolate(t)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(*Options) bool
+	}{
+		{"defaults", []string{"m.yaml"}, "", func(o *Options) bool {
+			return o.File == "m.yaml" && o.Concurrency == 4 && o.Timeout == 30*time.Minute && !o.MaxCreditsSet && !o.DryRun
+		}},
+		{"everything", []string{"p.txt", "-m", "a/b", "-s", "k=1", "--set", "q=x", "-d", "out", "-o", "{name}.{ext}", "-j", "16",
+			"--force", "--verify", "--fail-fast", "--max-credits", "12.5", "--shard", "2/3", "--json", "--via", "poll"}, "", func(o *Options) bool {
+			return o.Model == "a/b" && strings.Join(o.Sets, ",") == "k=1,q=x" && o.Dir == "out" && o.Output == "{name}.{ext}" &&
+				o.Concurrency == 16 && o.Force && o.Verify && o.FailFast && o.MaxCreditsSet && o.MaxCredits == 12.5 &&
+				o.Shard == "2/3" && o.JSON && o.Endpoint.Via == "poll"
+		}},
+		{"max-credits 0 is a limit", []string{"m.yaml", "--max-credits", "0"}, "", func(o *Options) bool { return o.MaxCreditsSet }},
+		{"no file", []string{}, "batch needs exactly one manifest FILE", nil},
+		{"two files", []string{"a.yaml", "b.yaml"}, "batch needs exactly one manifest FILE", nil},
+		{"zero concurrency", []string{"m.yaml", "-j", "0"}, "-j/--concurrency must be at least 1", nil},
+		{"bad shard", []string{"m.yaml", "--shard", "0/2"}, `invalid --shard "0/2"`, nil},
+		{"negative budget", []string{"m.yaml", "--max-credits", "-1"}, "--max-credits must not be negative", nil},
+		{"stdout output", []string{"m.yaml", "-o", "-"}, "-o - is for one output", nil},
+		{"bad timeout", []string{"m.yaml", "--timeout", "0s"}, "--timeout and --poll-interval must be positive", nil},
+		{"expires-after", []string{"m.yaml", "--expires-after", "3h"}, "", func(o *Options) bool { return o.ExpiresAfter == 3*time.Hour }},
+		{"fractional expires-after", []string{"m.yaml", "--expires-after", "1.5s"}, "whole number of seconds", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			f := &cmdutil.Factory{IOStreams: ios, Version: "test"}
+			o, err := testenv.Parse(t, f, NewCmdBatch, io.Discard, tt.args...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(o) {
+				t.Errorf("options %+v", o)
+			}
+		})
+	}
+}
