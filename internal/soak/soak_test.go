@@ -453,7 +453,7 @@ func execute(srv *hftest.Server, p *plan, forgedBase string) *run {
 	defer cancel()
 	ios, _, stdout, stderr := iostreams.Test()
 	args := []string{"generate", p.model, "--prompt", p.prompt, "-d", p.dir,
-		"--json", "--poll-interval", "20ms", "--timeout", "20s"}
+		"--json", "--timeout", "20s"}
 	if p.images > 1 {
 		args = append(args, "--set", fmt.Sprintf("num_images=%d", p.images))
 	}

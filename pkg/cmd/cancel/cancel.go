@@ -32,10 +32,11 @@ func NewCmdCancel(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 one that has started runs to the end.`,
 		Args: cmdutil.ExactArgs(1, "cancel needs exactly one request ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RequestID = args[0]
-			if err := cmdutil.RequestIDArg(opts.RequestID); err != nil {
+			id, err := cmdutil.RequestIDArg(args[0], f.Journal)
+			if err != nil {
 				return err
 			}
+			opts.RequestID = id
 			if runF != nil {
 				return runF(opts)
 			}

@@ -429,3 +429,29 @@ func TestEngineTakesTheFactoryEndpoint(t *testing.T) {
 		t.Fatalf("endpoint closed %d times by Engine.Close, want 1", fake.closed)
 	}
 }
+
+// TestTestPollInterval: the tests' fast polling is honoured only against
+// the sandbox or a loopback API, never a real one.
+func TestTestPollInterval(t *testing.T) {
+	t.Setenv(factory.TestPollEnv, "20ms")
+	for _, tt := range []struct {
+		base    string
+		sandbox bool
+		want    time.Duration
+	}{
+		{"http://127.0.0.1:4000", false, 20 * time.Millisecond},
+		{"http://[::1]:4000", false, 20 * time.Millisecond},
+		{"https://api.higgsfield.ai", false, 0},
+		{"https://api.higgsfield.ai", true, 20 * time.Millisecond},
+		{"http://10.0.0.1:80", false, 0},
+		{"http://localhost.evil.example", false, 0},
+	} {
+		if got := factory.TestPollIntervalFor(tt.base, tt.sandbox); got != tt.want {
+			t.Errorf("%s sandbox=%v: %s, want %s", tt.base, tt.sandbox, got, tt.want)
+		}
+	}
+	t.Setenv(factory.TestPollEnv, "soon")
+	if got := factory.TestPollIntervalFor("http://127.0.0.1:1", false); got != 0 {
+		t.Errorf("unparsable value gave %s", got)
+	}
+}

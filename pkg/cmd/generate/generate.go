@@ -3,6 +3,7 @@
 package generate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -99,8 +100,14 @@ uploads and opens nothing.`,
 			if opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("--timeout must be positive")
 			}
-			if opts.PollInterval < 0 {
-				return cmdutil.FlagErrorf("--poll-interval must be positive")
+			if err := cmdutil.CheckPollInterval(opts.PollInterval); err != nil {
+				return err
+			}
+			if opts.Body.PromptSet && strings.TrimSpace(opts.Body.Prompt) == "" {
+				return cmdutil.FlagErrorf("--prompt is empty: give the text to generate from")
+			}
+			if opts.NoWait && opts.Out.Output == "-" {
+				return cmdutil.FlagErrorf("--no-wait downloads nothing, so -o - has nothing to write; drop one of them")
 			}
 			if cmd.Flags().Changed("expires-after") && (opts.ExpiresAfter < time.Second || opts.ExpiresAfter%time.Second != 0) {
 				return cmdutil.FlagErrorf("--expires-after must be a whole number of seconds, at least 1s (the API takes 1h to the account's retention)")
@@ -155,10 +162,42 @@ func BuildParams(stdin io.Reader, input string, prompt string, promptSet bool, s
 // ParseSet parses one --set key=value (cmdutil.ParseSet).
 func ParseSet(s string) (string, any, error) { return cmdutil.ParseSet(s) }
 
+// readTerminal reads the JSON body typed on a terminal (-i - with stdin a
+// TTY): it says so first, and Ctrl-C stops it (exit 130) although the read
+// itself cannot be interrupted.
+func readTerminal(ctx context.Context, ios *iostreams.IOStreams) (io.Reader, error) {
+	fmt.Fprintln(ios.ErrOut, "hf: reading the JSON body from stdin (Ctrl-D to end, Ctrl-C to stop)")
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(ios.In, 16<<20))
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, cmdutil.FlagErrorf("--input -: %v", r.err)
+		}
+		return bytes.NewReader(r.data), nil
+	case <-ctx.Done():
+		return nil, &job.InterruptedError{}
+	}
+}
+
 // generateRun builds the request from opts, checks the output path, and
 // runs the job on the engine opts.Engine builds.
 func generateRun(ctx context.Context, opts *Options) error {
-	body, err := opts.Body.Parse(opts.IO.In)
+	stdin := opts.IO.In
+	if opts.Body.Input == "-" && opts.IO.IsStdinTTY() {
+		var err error
+		if stdin, err = readTerminal(ctx, opts.IO); err != nil {
+			return err
+		}
+	}
+	body, err := opts.Body.Parse(stdin)
 	if err != nil {
 		return err
 	}
@@ -182,6 +221,11 @@ func generateRun(ctx context.Context, opts *Options) error {
 	}
 	spec := job.Spec{Model: opts.Model, Params: body.Merge(), Output: out, Timeout: opts.Timeout, NoWait: opts.NoWait,
 		IdempotencyKey: opts.IdemKey, ExpiresAfter: opts.ExpiresAfter}
+	if !opts.NoWait && out.Stdout == nil {
+		if err := cmdutil.CheckDir(out.Dir); err != nil {
+			return err
+		}
+	}
 	if !opts.NoWait {
 		if err := job.Precheck(spec); err != nil {
 			var exists *download.ExistsError

@@ -36,10 +36,11 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 whatever the status is; use hf wait to block until it finishes.`,
 		Args: cmdutil.ExactArgs(1, "status needs exactly one request ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RequestID = args[0]
-			if err := cmdutil.RequestIDArg(opts.RequestID); err != nil {
+			id, err := cmdutil.RequestIDArg(args[0], f.Journal)
+			if err != nil {
 				return err
 			}
+			opts.RequestID = id
 			if runF != nil {
 				return runF(opts)
 			}
