@@ -194,6 +194,26 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// RelativePaths returns files with each absolute path below the working
+// directory made relative to it, as generate prints them; others are kept.
+func RelativePaths(files []journal.File) []journal.File {
+	wd, err := os.Getwd()
+	if err != nil {
+		return files
+	}
+	out := make([]journal.File, len(files))
+	for i, f := range files {
+		out[i] = f
+		if !filepath.IsAbs(f.Path) {
+			continue
+		}
+		if rel, err := filepath.Rel(wd, f.Path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			out[i].Path = rel
+		}
+	}
+	return out
+}
+
 // WriteJSON writes v to w as indented JSON followed by a newline: the one
 // shape of every --json output.
 func WriteJSON(w io.Writer, v any) error {

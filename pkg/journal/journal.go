@@ -110,8 +110,12 @@ func DefaultDir() (string, error) {
 // file dir/journal.jsonl exists and is private (0600). A directory hf may
 // not write to (read-only, another user's) still opens when its journal
 // can be read: Entries works, Append fails.
-func Open(dir string) (*Journal, error) {
-	j, err := openWritable(dir)
+func Open(dir string) (*Journal, error) { return openWith(dir, openWritable) }
+
+// openWith is Open with the writable open passed in (tests fail it: root
+// writes through file modes).
+func openWith(dir string, writable func(string) (*Journal, error)) (*Journal, error) {
+	j, err := writable(dir)
 	if err == nil {
 		return j, nil
 	}

@@ -153,10 +153,13 @@ func EndpointSettings(f *cmdutil.Factory, o cmdutil.EndpointOptions) (endpoint.S
 
 // engine builds the runner for generate, wait and download.
 func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*cmdutil.Engine, error) {
+	// The journal first: without it, even -q shows the request id, the
+	// only way back to a request nothing records.
+	jrnl, jerr := f.Journal(o.Sandbox)
 	e := &cmdutil.Engine{}
 	var r ui.Renderer = emitter(o.Emit)
 	if o.Emit == nil {
-		r = ui.NewRenderer(f.IOStreams, ui.Mode{Quiet: o.Quiet})
+		r = ui.NewRenderer(f.IOStreams, ui.Mode{Quiet: o.Quiet, Unrecorded: jerr != nil})
 		e.OnClose(r.Close)
 	}
 	fail := func(err error) (*cmdutil.Engine, error) {
@@ -176,7 +179,7 @@ func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*
 	if err != nil {
 		return fail(&cmdutil.FlagError{Err: err})
 	}
-	runner := &job.Runner{Emit: r.Handle, Fetcher: &download.Fetcher{Client: cmdutil.DownloadClient(debugWriter(f, cfg)), MaxBytes: maxBytes, StallTimeout: stall}}
+	runner := &job.Runner{Emit: r.Handle, Fetcher: &download.Fetcher{Client: cmdutil.DownloadClient(debugWriter(f, cfg)), MaxBytes: maxBytes, StallTimeout: stall}, Ephemeral: o.Sandbox}
 	e.Runner = runner
 	copts := cmdutil.ClientOptions{OnRetry: func(ri higgsfield.RetryInfo) {
 		if o.OnRetry != nil {
@@ -193,8 +196,8 @@ func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*
 	if runner.Client, err = f.Client(copts); err != nil {
 		return fail(err)
 	}
-	if runner.Journal, err = f.Journal(o.Sandbox); err != nil {
-		r.Handle(events.Event{Kind: events.Warning, Time: time.Now(), Text: "no journal, requests will not be recorded: " + err.Error()})
+	if runner.Journal = jrnl; jerr != nil {
+		r.Handle(events.Event{Kind: events.Warning, Time: time.Now(), Text: "no journal, requests will not be recorded: " + jerr.Error()})
 		runner.Journal = nil
 	}
 	if o.PollInterval == 0 {

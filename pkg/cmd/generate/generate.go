@@ -75,7 +75,7 @@ public URL. "@@" sends a literal "@". The prompt is never a file.
 uploads and opens nothing.`,
 		Example: `  hf generate higgsfield-ai/soul/standard --prompt "a red fox in snow"
   hf generate higgsfield-ai/soul/standard --prompt "four foxes" --set batch_size=4 -d out
-  hf generate kling-video/v2.1/pro/image-to-video --set image_url=https://... --set duration=5
+  hf generate kling-video/v2.1/pro/image-to-video -p "the fox turns its head" --set image_url=https://... --set duration=5
   hf generate --sandbox higgsfield-ai/soul/standard --prompt "no credentials needed"
   hf generate higgsfield-ai/soul/standard --prompt "x" -o - > fox.png
   hf generate kling-video/v2.1/pro/image-to-video -p "it walks" --set image_url=@cat.png
@@ -105,6 +105,10 @@ uploads and opens nothing.`,
 			}
 			if opts.Body.PromptSet && strings.TrimSpace(opts.Body.Prompt) == "" {
 				return cmdutil.FlagErrorf("--prompt is empty: give the text to generate from")
+			}
+			if opts.NoWait && opts.Sandbox {
+				return &cmdutil.FlagError{Err: errors.New("--no-wait has no use with --sandbox: the sandbox's fake API ends with this run, so its id could not be picked up later"),
+					Hint: "leave out --no-wait, or try --no-wait against the real API"}
 			}
 			if opts.NoWait && opts.Out.Output == "-" {
 				return cmdutil.FlagErrorf("--no-wait downloads nothing, so -o - has nothing to write; drop one of them")

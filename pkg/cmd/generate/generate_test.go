@@ -66,11 +66,11 @@ func TestNewCmdGenerateFlags(t *testing.T) {
 			}
 		}},
 		{name: "every flag", args: []string{model, "-i", "body.json", "-d", "out", "-o", "{id}.{ext}", "--clobber", "--json", "-q",
-			"--no-wait", "--sandbox", "--timeout", "90s", "--poll-interval", "3s"}, check: func(t *testing.T, o *Options) {
+			"--no-wait", "--timeout", "90s", "--poll-interval", "3s"}, check: func(t *testing.T, o *Options) {
 			if o.Body.Input != "body.json" || o.Out.Dir != "out" || o.Out.Output != "{id}.{ext}" || !o.Out.Clobber {
 				t.Fatalf("input/output: %+v", o)
 			}
-			if !o.JSON || !o.Quiet || !o.NoWait || !o.Sandbox {
+			if !o.JSON || !o.Quiet || !o.NoWait {
 				t.Fatalf("bools: %+v", o)
 			}
 			if o.Timeout != 90*time.Second || o.PollInterval != 3*time.Second {
@@ -149,6 +149,7 @@ func TestNewCmdGenerateUsageErrors(t *testing.T) {
 		{name: "blank prompt", args: []string{"a/b", "-p", " \t"}, flagErr: true, contains: "--prompt is empty"},
 		{name: "poll interval under the floor", args: []string{"a/b", "-p", "x", "--poll-interval", "20ms"}, flagErr: true, contains: "below the 1s floor"},
 		{name: "poll interval 1ns", args: []string{"a/b", "-p", "x", "--poll-interval", "1ns"}, flagErr: true, contains: "below the 1s floor"},
+		{name: "no-wait in the sandbox", args: []string{"a/b", "-p", "x", "--no-wait", "--sandbox"}, flagErr: true, contains: "--no-wait has no use with --sandbox"},
 		{name: "no-wait with -o -", args: []string{"a/b", "-p", "x", "--no-wait", "-o", "-"}, flagErr: true, contains: "--no-wait downloads nothing"},
 	}
 	for _, tt := range tests {

@@ -294,15 +294,22 @@ func isUsage(err error) bool {
 	return false
 }
 
+// credentialOrder is where hf looks for the key, in the order DESIGN.md
+// and pkg/config give.
+const credentialOrder = "hf takes the first of: --api-key/--api-secret, HF_KEY or HF_CREDENTIALS, HF_API_KEY+HF_API_SECRET, HF_API_KEY_ID+HF_API_KEY_SECRET, the config file (with hf auth login, its secret in the OS keyring)"
+
 // Hint suggests what to do about err, or "".
 func Hint(err error) string {
 	var (
 		apiError *higgsfield.APIError
 		missing  *config.MissingCredentialsError
+		badCreds *config.CredentialsError
 		flagErr  *cmdutil.FlagError
 		badValue *config.ValueError
 	)
 	switch {
+	case errors.As(err, &badCreds):
+		return "give the key as KEY_ID:KEY_SECRET (or the id and secret apart); " + credentialOrder
 	case errors.As(err, &missing):
 		return "run hf auth login, or create a key at https://cloud.higgsfield.ai; or try hf without one: hf generate --sandbox MODEL --prompt ..."
 	case errors.As(err, &badValue):
@@ -310,7 +317,7 @@ func Hint(err error) string {
 	case errors.As(err, &apiError):
 		switch apiError.StatusCode {
 		case http.StatusUnauthorized:
-			return "check your key: set HF_KEY=KEY_ID:KEY_SECRET or pass --api-key/--api-secret (hf reads them in that order, then the config file)"
+			return "check your key; " + credentialOrder
 		case http.StatusForbidden:
 			if strings.Contains(apiError.Detail, "1010") {
 				return "the API's firewall refused this client (Cloudflare error 1010); check proxies that rewrite the User-Agent"

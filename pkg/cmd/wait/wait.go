@@ -78,6 +78,11 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	res, err := eng.Runner.Resume(ctx, job.ResumeSpec{RequestID: opts.RequestID, Output: out, Timeout: opts.Timeout, Wait: opts.Wait})
 	eng.Close()
+	if opts.Out.Dir == "" {
+		// The directory came from the journal (absolute): show paths as
+		// generate did, relative to here when they are below it.
+		res.Files = cmdutil.RelativePaths(res.Files)
+	}
 	cmdutil.PrintResult(opts.IO, res, opts.JSON)
 	return err
 }
