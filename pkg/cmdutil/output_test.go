@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -222,4 +224,54 @@ func tmpl(s string) download.Template {
 		panic(err)
 	}
 	return t
+}
+
+// TestStdoutTerminal: -o - refuses a terminal stdout (binary on the
+// screen), like curl, unless --to-terminal says so.
+func TestStdoutTerminal(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	_, err := (&cmdutil.OutputFlags{Output: "-"}).Resolve(ios, false)
+	var fe *cmdutil.FlagError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "binary data to the terminal") || !strings.Contains(fe.Hint, "--to-terminal") {
+		t.Fatalf("err = %v (hint %q), want a usage error with a hint", err, fe.Hint)
+	}
+	got, err := (&cmdutil.OutputFlags{Output: "-", ToTerminal: true}).Resolve(ios, false)
+	if err != nil || got.Stdout != out {
+		t.Fatalf("--to-terminal: %+v, %v", got, err)
+	}
+	ios.SetStdoutTTY(false)
+	if got, err := (&cmdutil.OutputFlags{Output: "-"}).Resolve(ios, false); err != nil || got.Stdout != out {
+		t.Fatalf("redirected stdout: %+v, %v", got, err)
+	}
+}
+
+func TestCheckDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ dir, says string }{
+		{dir, ""}, {filepath.Join(dir, "new", "deeper"), ""}, {"", ""},
+		{file, "is not a directory"}, {filepath.Join(file, "sub"), "cannot be created"},
+	} {
+		err := cmdutil.CheckDir(tt.dir)
+		if tt.says == "" {
+			if err != nil {
+				t.Errorf("%q: %v", tt.dir, err)
+			}
+			continue
+		}
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.says) {
+			t.Errorf("%q: %v, want a usage error saying %q", tt.dir, err, tt.says)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Error("CheckDir created the directory")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("CheckDir left files behind: %v", entries)
+	}
 }

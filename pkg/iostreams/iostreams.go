@@ -19,8 +19,10 @@ type IOStreams struct {
 	ErrOut io.Writer
 
 	stdinTTY, stdoutTTY, stderrTTY bool
-	color                          bool
-	ci                             bool
+	// color is for stderr, outColor for stdout: each stream is styled only
+	// when it is a terminal itself (hf doctor > file gets no escapes).
+	color, outColor bool
+	ci              bool
 	// width is the terminal width forced by SetTerminalWidth (0: ask stderr).
 	width int
 }
@@ -36,6 +38,7 @@ func System() *IOStreams {
 		ci:        os.Getenv("CI") != "",
 	}
 	s.color = colorWanted(s.stderrTTY)
+	s.outColor = colorWanted(s.stdoutTTY)
 	return s
 }
 
@@ -58,6 +61,9 @@ func (s *IOStreams) SetStdinTTY(v bool)     { s.stdinTTY = v }
 func (s *IOStreams) SetStdoutTTY(v bool)    { s.stdoutTTY = v }
 func (s *IOStreams) SetStderrTTY(v bool)    { s.stderrTTY = v }
 func (s *IOStreams) SetColorEnabled(v bool) { s.color = v }
+
+// SetStdoutColorEnabled sets whether stdout is styled (tests).
+func (s *IOStreams) SetStdoutColorEnabled(v bool) { s.outColor = v }
 
 func (s *IOStreams) IsStdinTTY() bool   { return s.stdinTTY }
 func (s *IOStreams) IsStdoutTTY() bool  { return s.stdoutTTY }
@@ -91,6 +97,6 @@ func (s *IOStreams) TerminalWidth() int {
 // ErrStyles is the style set for stderr: coloured when ColorEnabled.
 func (s *IOStreams) ErrStyles() Styles { return NewStyles(s.color) }
 
-// OutStyles is the style set for stdout. hf decides colour once, from
-// stderr (see System), so it follows ColorEnabled as well.
-func (s *IOStreams) OutStyles() Styles { return NewStyles(s.color) }
+// OutStyles is the style set for stdout: coloured only when stdout itself
+// is a terminal that wants colour (see System), whatever stderr is.
+func (s *IOStreams) OutStyles() Styles { return NewStyles(s.outColor) }
