@@ -205,7 +205,7 @@ func TestInputFromTerminal(t *testing.T) {
 		ios.In = in
 		ios.SetStdinTTY(true)
 		fake := testenv.NewFake(t, ios, srv.URL, nil)
-		return &Options{IO: ios, Engine: fake.Engine, Model: "higgsfield-ai/soul/standard", Input: "-", NoWait: true,
+		return &Options{IO: ios, Engine: fake.Engine, Model: "higgsfield-ai/soul/standard", Body: cmdutil.BodyFlags{Input: "-"}, NoWait: true,
 			Out: cmdutil.OutputFlags{Dir: t.TempDir()}, Timeout: time.Minute}, errOut
 	}
 	t.Run("ctrl-c", func(t *testing.T) {

@@ -190,11 +190,19 @@ func handleSignals(ios *iostreams.IOStreams, cancel context.CancelCauseFunc) (st
 				cancel(job.ErrInterrupt)
 				continue
 			}
-			fmt.Fprintln(ios.ErrOut, "hf: interrupted again, exiting now")
+			InterruptedAgain(ios)
 			os.Exit(ExitInterrupted)
 		}
 	}()
 	return func() { signal.Stop(sigs) }
+}
+
+// InterruptedAgain says, on a clean line, that hf exits at once on a
+// second Ctrl-C, and where the request it leaves is found again.
+func InterruptedAgain(ios *iostreams.IOStreams) {
+	ui.StopLive()
+	fmt.Fprintln(ios.ErrOut, ui.FormatError(ios.ErrStyles(), "interrupted again, exiting now",
+		"a request may still be queued or running (and be charged): hf history --pending lists it; hf wait ID picks it up, hf cancel ID cancels it while queued"))
 }
 
 // Run executes one hf command line with f's streams and returns the exit
