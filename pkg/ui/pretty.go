@@ -241,7 +241,7 @@ func (p *pretty) progressed(ev events.Event) {
 		b = p.progress.New(d.Total, mpb.BarStyle().Lbound("[").Rbound("]"), mpb.BarWidth(20), mpb.BarRemoveOnComplete(),
 			mpb.BarPriority(d.Index),
 			mpb.PrependDecorators(lineDecorator(func() string { return p.downloadName(d) + " " })),
-			mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Percentage(decor.WC{W: 5})))
+			mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Percentage(decor.WC{W: 6})))
 		p.bars[d.Index] = b
 	}
 	if ev.Kind == events.DownloadProgress && d.Bytes > b.Current() {
@@ -249,17 +249,17 @@ func (p *pretty) progressed(ev events.Event) {
 	}
 }
 
-// downloadName labels an output's bar: its index when there are several,
-// and the file the URL names.
+// downloadName labels an output's bar: "output 2/4" when there are
+// several (its file name is known only once saved), else the file the URL
+// names.
 func (p *pretty) downloadName(d events.Download) string {
-	name := path.Base(d.Path)
-	if d.Path == "" {
-		name = path.Base(stripQuery(d.URL))
-	}
 	if d.Count > 1 {
-		name = fmt.Sprintf("%d/%d %s", d.Index, d.Count, name)
+		return fmt.Sprintf("output %d/%d", d.Index, d.Count)
 	}
-	return name
+	if d.Path != "" {
+		return path.Base(d.Path)
+	}
+	return path.Base(stripQuery(d.URL))
 }
 
 func stripQuery(u string) string {

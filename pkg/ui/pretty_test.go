@@ -247,7 +247,7 @@ func TestPrettyParallelBars(t *testing.T) {
 		t.Fatalf("want 3 bars; screen:\n%s", strings.Join(rows, "\n"))
 	}
 	for i, b := range bars {
-		if !strings.HasPrefix(b, fmt.Sprintf("%d/3 %d.png", i+1, i+1)) {
+		if !strings.HasPrefix(b, fmt.Sprintf("output %d/3 ", i+1)) {
 			t.Errorf("bar %d is %q, want it named after its output", i+1, b)
 		}
 	}
