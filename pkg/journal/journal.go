@@ -145,6 +145,10 @@ func openWritable(dir string) (*Journal, error) {
 	return j, nil
 }
 
+// Writable is nil when Append can work, else why it cannot (Open fell
+// back to reading a journal in a directory hf may not write).
+func (j *Journal) Writable() error { return j.readOnly }
+
 // Path is the journal file's path.
 func (j *Journal) Path() string { return j.path }
 

@@ -156,6 +156,9 @@ func engine(ctx context.Context, f *cmdutil.Factory, o cmdutil.EngineOptions) (*
 	// The journal first: without it, even -q shows the request id, the
 	// only way back to a request nothing records.
 	jrnl, jerr := f.Journal(o.Sandbox)
+	if jerr == nil {
+		jerr = jrnl.Writable() // readable is not enough to record requests
+	}
 	e := &cmdutil.Engine{}
 	var r ui.Renderer = emitter(o.Emit)
 	if o.Emit == nil {
