@@ -413,6 +413,9 @@ func (w *liveWriter) Flush(lines int) error {
 		w.prev = append(w.prev, ansi.StringWidth(l))
 	}
 	w.buf = w.buf[:0]
+	if len(out) == 0 { // an idle frame: nothing live, nothing printed
+		return nil
+	}
 	_, err := w.out.Write(out)
 	return err
 }
