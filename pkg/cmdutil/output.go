@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,9 +38,12 @@ func ExactArgs(n int, what string) cobra.PositionalArgs {
 
 // uuidRe is a request id as the API makes them; prefixRe is what may
 // abbreviate one (hex digits and dashes, at least 4).
+// Both compile on first use: start-up stays cheap (startup_lazy.txtar).
 var (
-	uuidRe   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	prefixRe = regexp.MustCompile(`^[0-9a-fA-F][0-9a-fA-F-]{3,34}$`)
+	uuidRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	})
+	prefixRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F][0-9a-fA-F-]{3,34}$`) })
 )
 
 // RequestIDArg checks a request id argument locally (nothing reaches the
@@ -48,11 +52,11 @@ var (
 // be nil) whose id starts with the prefix given, as in "hf wait 3f1c".
 // Anything else is a *FlagError.
 func RequestIDArg(id string, openJournal func(sandbox bool) (*journal.Journal, error)) (string, error) {
-	if uuidRe.MatchString(id) {
+	if uuidRe().MatchString(id) {
 		return strings.ToLower(id), nil
 	}
 	hint := "hf history lists the requests this machine submitted"
-	if !prefixRe.MatchString(id) {
+	if !prefixRe().MatchString(id) {
 		return "", &FlagError{Err: fmt.Errorf("invalid request id %q: want a UUID like d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff, or the first characters of one from hf history", id), Hint: hint}
 	}
 	if openJournal == nil {
