@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -166,17 +168,52 @@ func TestExactArgs(t *testing.T) {
 }
 
 func TestRequestIDArg(t *testing.T) {
-	for _, id := range []string{"d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff", "abc123", "A", strings.Repeat("a", 128)} {
-		if err := cmdutil.RequestIDArg(id); err != nil {
-			t.Errorf("%q: %v", id, err)
+	dir := t.TempDir()
+	openJ := func(bool) (*journal.Journal, error) { return journal.Open(dir) }
+	j, _ := openJ(false)
+	for _, id := range []string{"3f1c0000-0000-4000-8000-000000000001", "3f2d0000-0000-4000-8000-000000000002", "3f2e0000-0000-4000-8000-000000000003"} {
+		if err := j.Append(journal.Record{Event: journal.EventSubmitted, RequestID: id}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	for _, id := range []string{"", "../x", "a/b", "-abc", "a?b=1", "a b", "a.b", strings.Repeat("a", 129), "é"} {
-		err := cmdutil.RequestIDArg(id)
-		var fe *cmdutil.FlagError
-		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "invalid request id") {
-			t.Errorf("%q: err = %v, want a FlagError", id, err)
+	for _, tt := range []struct{ arg, want string }{
+		{"d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff", "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff"},
+		{"D7E6C0F3-6699-4F6C-BB45-2AD7FD9158FF", "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff"},
+		{"3f1c", "3f1c0000-0000-4000-8000-000000000001"},
+		{"3F2D0000-", "3f2d0000-0000-4000-8000-000000000002"},
+		{"3f2e", "3f2e0000-0000-4000-8000-000000000003"},
+	} {
+		got, err := cmdutil.RequestIDArg(tt.arg, openJ)
+		if err != nil || got != tt.want {
+			t.Errorf("%q: %q, %v; want %q", tt.arg, got, err, tt.want)
 		}
+	}
+	for _, tt := range []struct{ arg, says string }{
+		{"", "invalid request id"}, {"../x", "invalid request id"}, {"a/b", "invalid request id"}, {"-abc", "invalid request id"},
+		{"a?b=1", "invalid request id"}, {"a b", "invalid request id"}, {"not-a-uuid", "invalid request id"}, {"é", "invalid request id"},
+		{"abc", "invalid request id"}, {strings.Repeat("a", 129), "invalid request id"},
+		{"d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff0", "invalid request id"},
+		{"3f2", "invalid request id"}, {"3f2e0000-0000-4000-8000-000000000003x", "invalid request id"}, {"abcd", "no request in the journal starts with"},
+	} {
+		_, err := cmdutil.RequestIDArg(tt.arg, openJ)
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.says) {
+			t.Errorf("%q: err = %v, want a FlagError saying %q", tt.arg, err, tt.says)
+		}
+	}
+	var fe *cmdutil.FlagError
+	if _, err := cmdutil.RequestIDArg("3f2d0000-0000-4000", openJ); err != nil {
+		t.Error(err)
+	}
+	if _, err := cmdutil.RequestIDArg("3f2d", openJ); err != nil {
+		t.Error(err)
+	}
+	_ = j.Append(journal.Record{Event: journal.EventSubmitted, RequestID: "3f2d0000-0000-4000-8000-00000000000f"})
+	if _, err := cmdutil.RequestIDArg("3f2d", openJ); !errors.As(err, &fe) || !strings.Contains(err.Error(), "ambiguous") {
+		t.Errorf("3f2d with two matches: %v", err)
+	}
+	if _, err := cmdutil.RequestIDArg("3f1c", nil); err == nil {
+		t.Error("a prefix without a journal was accepted")
 	}
 }
 
@@ -187,4 +224,54 @@ func tmpl(s string) download.Template {
 		panic(err)
 	}
 	return t
+}
+
+// TestStdoutTerminal: -o - refuses a terminal stdout (binary on the
+// screen), like curl, unless --to-terminal says so.
+func TestStdoutTerminal(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	_, err := (&cmdutil.OutputFlags{Output: "-"}).Resolve(ios, false)
+	var fe *cmdutil.FlagError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "binary data to the terminal") || !strings.Contains(fe.Hint, "--to-terminal") {
+		t.Fatalf("err = %v (hint %q), want a usage error with a hint", err, fe.Hint)
+	}
+	got, err := (&cmdutil.OutputFlags{Output: "-", ToTerminal: true}).Resolve(ios, false)
+	if err != nil || got.Stdout != out {
+		t.Fatalf("--to-terminal: %+v, %v", got, err)
+	}
+	ios.SetStdoutTTY(false)
+	if got, err := (&cmdutil.OutputFlags{Output: "-"}).Resolve(ios, false); err != nil || got.Stdout != out {
+		t.Fatalf("redirected stdout: %+v, %v", got, err)
+	}
+}
+
+func TestCheckDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ dir, says string }{
+		{dir, ""}, {filepath.Join(dir, "new", "deeper"), ""}, {"", ""},
+		{file, "is not a directory"}, {filepath.Join(file, "sub"), "cannot be created"},
+	} {
+		err := cmdutil.CheckDir(tt.dir)
+		if tt.says == "" {
+			if err != nil {
+				t.Errorf("%q: %v", tt.dir, err)
+			}
+			continue
+		}
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.says) {
+			t.Errorf("%q: %v, want a usage error saying %q", tt.dir, err, tt.says)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Error("CheckDir created the directory")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("CheckDir left files behind: %v", entries)
+	}
 }

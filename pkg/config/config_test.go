@@ -142,6 +142,10 @@ func TestCredentials(t *testing.T) {
 				if errors.As(err, &me) {
 					t.Fatal("a half-given credential is not a missing one")
 				}
+				var ce *CredentialsError
+				if !errors.As(err, &ce) {
+					t.Fatalf("err = %T, want a *CredentialsError (a usage error)", err)
+				}
 			default:
 				if err != nil {
 					t.Fatal(err)

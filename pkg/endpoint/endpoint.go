@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/hf-cli/hf/pkg/config"
@@ -137,6 +139,21 @@ func openProvider(ctx context.Context, p tunnel.Provider, secret string, keep fu
 	return w, nil
 }
 
+// cleartext reports whether a public webhook URL is plain http to a host
+// other than loopback.
+func cleartext(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	if h := u.Hostname(); h == "localhost" {
+		return false
+	} else if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return false
+	}
+	return true
+}
+
 // Open opens the endpoint s asks for and announces it on emit (a
 // TunnelReady event). It returns nil, nil when the run should poll: --via
 // poll, nothing configured, or (with --via auto) a provider that could not
@@ -156,6 +173,13 @@ func Open(ctx context.Context, s Settings, emit events.Sink) (*Webhook, error) {
 	}
 	if p == nil {
 		return nil, nil
+	}
+	if st, ok := p.(tunnel.Static); ok && cleartext(st.PublicURL) {
+		emit(events.Event{Kind: events.Warning, Time: time.Now(), Text: fmt.Sprintf("--webhook-url %s is plain http on a host other than this one: deliveries (outputs' URLs) cross the network unencrypted; use https://", st.PublicURL)})
+	}
+	if p.Name() == "ngrok" {
+		// Connecting can take seconds; say what hf is doing at once.
+		emit(events.Event{Kind: events.TunnelOpening, Time: time.Now(), Tunnel: events.Tunnel{Provider: p.Name()}})
 	}
 	start := time.Now()
 	w, err := openProvider(ctx, p, s.Secret, s.Keep)

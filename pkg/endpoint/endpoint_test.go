@@ -103,3 +103,46 @@ func TestOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestCleartextWebhookURL: a plain-http --webhook-url to a host other than
+// loopback warns once (deliveries cross the network unencrypted); https
+// and loopback do not.
+func TestCleartextWebhookURL(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		warn bool
+	}{
+		{"http://hook.example.com/x", true},
+		{"http://203.0.113.7:8080", true},
+		{"https://hook.example.com/x", false},
+		{"http://127.0.0.1:8080", false},
+		{"http://localhost:8080", false},
+		{"http://[::1]:8080", false},
+	} {
+		var s sink
+		w, err := endpoint.Open(context.Background(), endpoint.Settings{Settings: tunnel.Settings{WebhookURL: tt.url, Listen: "127.0.0.1:0"}}, s.emit)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.url, err)
+		}
+		w.Close()
+		warnings := 0
+		for _, e := range s.got {
+			if e.Kind == events.Warning && strings.Contains(e.Text, "plain http") && strings.Contains(e.Text, "use https://") {
+				warnings++
+			}
+		}
+		if (warnings == 1) != tt.warn || warnings > 1 {
+			t.Errorf("%s: %d warnings, want warn=%v (%+v)", tt.url, warnings, tt.warn, s.got)
+		}
+	}
+}
+
+// TestListenNeedsWebhookURL: --listen alone is a usage error, not ignored.
+func TestListenNeedsWebhookURL(t *testing.T) {
+	var s sink
+	_, err := endpoint.Open(context.Background(), endpoint.Settings{Settings: tunnel.Settings{Listen: "127.0.0.1:0"}}, s.emit)
+	var ue *endpoint.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--listen needs --webhook-url") {
+		t.Fatalf("err = %v, want a usage error", err)
+	}
+}

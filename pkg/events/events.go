@@ -10,6 +10,9 @@ type Kind string
 
 // Event kinds, in the order a job usually emits them.
 const (
+	// TunnelOpening: a webhook endpoint that may take seconds (ngrok) is
+	// being opened (Tunnel.Provider).
+	TunnelOpening Kind = "tunnel_opening"
 	// TunnelReady: a webhook endpoint is up (Tunnel).
 	TunnelReady Kind = "tunnel_ready"
 	// Warning: something degraded but the job goes on (Text says what).

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/mattn/go-isatty"
 	"golang.org/x/term"
@@ -19,10 +20,15 @@ type IOStreams struct {
 	ErrOut io.Writer
 
 	stdinTTY, stdoutTTY, stderrTTY bool
-	color                          bool
-	ci                             bool
+	// color is for stderr, outColor for stdout: each stream is styled only
+	// when it is a terminal itself (hf doctor > file gets no escapes).
+	color, outColor bool
+	ci              bool
 	// width is the terminal width forced by SetTerminalWidth (0: ask stderr).
-	width int
+	// width and height are forced by SetTerminalWidth/SetTerminalHeight
+	// (0: ask stderr); atomic, as a live renderer reads them while a test
+	// "resizes" the terminal.
+	width, height atomic.Int32
 }
 
 // System returns the process's streams. Colour is on only when stderr is a
@@ -36,6 +42,7 @@ func System() *IOStreams {
 		ci:        os.Getenv("CI") != "",
 	}
 	s.color = colorWanted(s.stderrTTY)
+	s.outColor = colorWanted(s.stdoutTTY)
 	return s
 }
 
@@ -59,6 +66,9 @@ func (s *IOStreams) SetStdoutTTY(v bool)    { s.stdoutTTY = v }
 func (s *IOStreams) SetStderrTTY(v bool)    { s.stderrTTY = v }
 func (s *IOStreams) SetColorEnabled(v bool) { s.color = v }
 
+// SetStdoutColorEnabled sets whether stdout is styled (tests).
+func (s *IOStreams) SetStdoutColorEnabled(v bool) { s.outColor = v }
+
 func (s *IOStreams) IsStdinTTY() bool   { return s.stdinTTY }
 func (s *IOStreams) IsStdoutTTY() bool  { return s.stdoutTTY }
 func (s *IOStreams) IsStderrTTY() bool  { return s.stderrTTY }
@@ -72,13 +82,13 @@ func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stderrTTY && !s.ci
 func (s *IOStreams) Animate() bool { return s.stderrTTY && !s.ci }
 
 // SetTerminalWidth forces the width TerminalWidth reports (tests).
-func (s *IOStreams) SetTerminalWidth(w int) { s.width = w }
+func (s *IOStreams) SetTerminalWidth(w int) { s.width.Store(int32(w)) }
 
 // TerminalWidth is the width of the terminal behind stderr, or 80 when it is
 // not a terminal or cannot say.
 func (s *IOStreams) TerminalWidth() int {
-	if s.width > 0 {
-		return s.width
+	if w := s.width.Load(); w > 0 {
+		return int(w)
 	}
 	if f, ok := s.ErrOut.(*os.File); ok && s.stderrTTY {
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
@@ -88,9 +98,28 @@ func (s *IOStreams) TerminalWidth() int {
 	return 80
 }
 
+// TerminalSize is the width (as TerminalWidth) and height of the terminal
+// behind stderr; the height is 24 when it cannot say. Both are read on
+// every call, so a resize (SIGWINCH) shows at the next one.
+func (s *IOStreams) TerminalSize() (width, height int) {
+	width, height = s.TerminalWidth(), 24
+	if h := s.height.Load(); h > 0 {
+		return width, int(h)
+	}
+	if f, ok := s.ErrOut.(*os.File); ok && s.stderrTTY {
+		if _, h, err := term.GetSize(int(f.Fd())); err == nil && h > 0 {
+			height = h
+		}
+	}
+	return width, height
+}
+
+// SetTerminalHeight forces the height TerminalSize reports (tests).
+func (s *IOStreams) SetTerminalHeight(h int) { s.height.Store(int32(h)) }
+
 // ErrStyles is the style set for stderr: coloured when ColorEnabled.
 func (s *IOStreams) ErrStyles() Styles { return NewStyles(s.color) }
 
-// OutStyles is the style set for stdout. hf decides colour once, from
-// stderr (see System), so it follows ColorEnabled as well.
-func (s *IOStreams) OutStyles() Styles { return NewStyles(s.color) }
+// OutStyles is the style set for stdout: coloured only when stdout itself
+// is a terminal that wants colour (see System), whatever stderr is.
+func (s *IOStreams) OutStyles() Styles { return NewStyles(s.outColor) }

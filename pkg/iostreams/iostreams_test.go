@@ -92,3 +92,22 @@ func TestStylesFollowColour(t *testing.T) {
 		t.Errorf("stderr styles with colour render %q, want ANSI codes", got)
 	}
 }
+
+// TestStylesPerStream: stdout is styled only when it is a terminal itself;
+// stderr on a terminal does not colour a redirected stdout (hf doctor > f).
+func TestStylesPerStream(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	t.Setenv("TERM", "xterm-256color")
+	s := System()
+	s.color, s.outColor = colorWanted(true), colorWanted(false) // stderr a terminal, stdout a file
+	if got := s.OutStyles().Success.Render("y"); got != "y" {
+		t.Errorf("stdout styles render %q with stdout redirected, want plain text", got)
+	}
+	if got := s.ErrStyles().Success.Render("y"); !strings.Contains(got, "\x1b[") {
+		t.Errorf("stderr styles render %q on a terminal, want ANSI codes", got)
+	}
+	s.SetStdoutColorEnabled(true)
+	if got := s.OutStyles().Success.Render("y"); !strings.Contains(got, "\x1b[") {
+		t.Errorf("stdout styles render %q on a terminal, want ANSI codes", got)
+	}
+}

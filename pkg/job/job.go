@@ -42,6 +42,9 @@ type Runner struct {
 	Schedule await.Schedule
 	// MaxParallel bounds concurrent downloads (default 4).
 	MaxParallel int
+	// Ephemeral: requests do not outlive this process (the sandbox's fake
+	// API lives in it), so errors never advise hf wait or hf download.
+	Ephemeral bool
 }
 
 // Endpoint is an open webhook endpoint shared by every request of a run
@@ -129,9 +132,14 @@ type TimeoutError struct {
 	After     time.Duration
 	// Downloading: the request had completed; the outputs were being saved.
 	Downloading bool
+	// Ephemeral: the request ends with this process (the sandbox).
+	Ephemeral bool
 }
 
 func (e *TimeoutError) Error() string {
+	if e.Ephemeral {
+		return fmt.Sprintf("timed out after %s waiting for %s (a sandbox request ends with this run: give --timeout more time)", e.After, e.RequestID)
+	}
 	if e.Downloading {
 		return fmt.Sprintf("timed out after %s while downloading the outputs of %s; they are safe: hf download %s", e.After, e.RequestID, e.RequestID)
 	}
@@ -145,9 +153,14 @@ var errTimedOut = errors.New("timed out")
 type DownloadError struct {
 	RequestID string
 	Err       error
+	// Ephemeral: the request ends with this process (the sandbox).
+	Ephemeral bool
 }
 
 func (e *DownloadError) Error() string {
+	if e.Ephemeral {
+		return fmt.Sprintf("%v (a sandbox request ends with this run: run it again)", e.Err)
+	}
 	var exists *download.ExistsError
 	if errors.As(e.Err, &exists) {
 		// Not --clobber: with a template, the taken name may be another
@@ -188,6 +201,8 @@ func (e *InterruptedError) Error() string {
 		return "interrupted"
 	case e.Canceled:
 		return fmt.Sprintf("interrupted: canceled %s while it was queued", e.RequestID)
+	case e.Resume == "":
+		return fmt.Sprintf("interrupted: stopped waiting for %s", e.RequestID)
 	}
 	return fmt.Sprintf("interrupted: %s goes on; resume with: %s", e.RequestID, e.Resume)
 }
@@ -292,16 +307,20 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	}
 	res.RequestID, res.Status = st.RequestID, st.Status
 	dir, _ := filepath.Abs(spec.Output.Dir)
+	prompt, _ := spec.Params["prompt"].(string)
+	have := r.replayed(st.RequestID, dir, spec.Output)
 	r.journal(journal.Record{Event: journal.EventSubmitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
-		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template.String()})
+		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template.String(), Prompt: prompt})
 	r.emit(events.Event{Kind: events.Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
 	if spec.NoWait {
 		return res, nil
 	}
 	if ctx.Err() != nil { // Ctrl-C arrived during the submit
-		return res, r.interrupted(st, true)
+		return r.detached(res, st, true)
 	}
-	return r.finish(ctx, res, st, spec.Output, spec.Timeout, finishMode{mayCancel: true, deadline: deadline})
+	out := spec.Output
+	out.Have = have
+	return r.finish(ctx, res, st, out, spec.Timeout, finishMode{mayCancel: true, deadline: deadline})
 }
 
 // precheckOwners fails before anything is spent when --clobber would have
@@ -358,6 +377,34 @@ func (r *Runner) Owners() func(path string) string {
 	}
 }
 
+// replayed returns what the journal says was saved for request id into
+// the same place (dir and template), when the submit answered with a
+// request this machine already has: an --idempotency-key replay. Those
+// files, still intact, count as saved.
+func (r *Runner) replayed(id, dir string, out Output) []journal.File {
+	if r.Journal == nil || out.Stdout != nil || out.Clobber {
+		return nil
+	}
+	e, ok, _ := r.Journal.Lookup(id)
+	if !ok || e.Dir != dir || e.Template != out.Template.String() {
+		return nil
+	}
+	return e.Files
+}
+
+// detached is what an interrupted wait returns: the error, and res with
+// the last status seen (canceled when hf canceled it) and the reason.
+func (r *Runner) detached(res Result, st *higgsfield.Status, mayCancel bool) (Result, error) {
+	err := r.interrupted(st, mayCancel)
+	res.Status = st.Status
+	var ie *InterruptedError
+	if errors.As(err, &ie) && ie.Canceled {
+		res.Status = higgsfield.StatusCanceled
+	}
+	res.Error = err.Error()
+	return res, err
+}
+
 // ResumeSpec picks up a request submitted earlier (hf wait / hf download).
 type ResumeSpec struct {
 	RequestID string
@@ -404,7 +451,7 @@ func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
 	st, err := r.Client.Status(ctx, rs.RequestID, statusURL)
 	if err != nil {
 		if ctx.Err() != nil {
-			return res, r.interrupted(&higgsfield.Status{RequestID: rs.RequestID}, false)
+			return r.detached(res, &higgsfield.Status{RequestID: rs.RequestID}, false)
 		}
 		return res, err
 	}
@@ -441,11 +488,13 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 		st, res.NotifiedBy, err = r.wait(tctx, st)
 		if err != nil {
 			if errors.Is(context.Cause(ctx), ErrInterrupt) {
-				return res, r.interrupted(st, mode.mayCancel)
+				return r.detached(res, st, mode.mayCancel)
 			}
+			res.Status = st.Status // the last one seen
 			if timedOut() {
-				return res, &TimeoutError{RequestID: res.RequestID, After: timeout}
+				err = &TimeoutError{RequestID: res.RequestID, After: timeout, Ephemeral: r.Ephemeral}
 			}
+			res.Error = err.Error()
 			return res, err
 		}
 	} else if mode.resumed {
@@ -466,7 +515,12 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 	res.Files = files
 	if err != nil {
 		if errors.Is(context.Cause(ctx), ErrInterrupt) {
-			return res, &InterruptedError{RequestID: res.RequestID, Resume: "hf download " + res.RequestID}
+			ie := &InterruptedError{RequestID: res.RequestID, Resume: "hf download " + res.RequestID}
+			if r.Ephemeral {
+				ie.Resume = ""
+			}
+			res.Error = ie.Error()
+			return res, ie
 		}
 		r.journal(journal.Record{Event: journal.EventDownloadFailed, RequestID: res.RequestID, Error: err.Error(), Files: absolute(files)})
 		res.Error = err.Error()
@@ -479,7 +533,7 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 			// taken: a usage problem, not a failed download.
 			return res, exists
 		}
-		return res, &DownloadError{RequestID: res.RequestID, Err: err}
+		return res, &DownloadError{RequestID: res.RequestID, Err: err, Ephemeral: r.Ephemeral}
 	}
 	if out.Stdout == nil {
 		r.journal(journal.Record{Event: journal.EventDownloaded, RequestID: res.RequestID, Files: absolute(files)})
@@ -524,6 +578,9 @@ func (r *Runner) wait(wctx context.Context, st *higgsfield.Status) (*higgsfield.
 		OnStatus: func(s *higgsfield.Status) {
 			failures = 0
 			if s.Status != last.Status {
+				if !s.Terminal() { // finish records the terminal one
+					r.journal(journal.Record{Event: journal.EventStatus, RequestID: st.RequestID, Status: s.Status})
+				}
 				r.emit(events.Event{Kind: events.StatusChanged, RequestID: s.RequestID, Status: s.Status})
 			}
 			last = s
@@ -587,6 +644,10 @@ func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
 			r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: higgsfield.StatusCanceled, Text: "canceled " + id + " (it was still queued)"})
 			return &InterruptedError{RequestID: id, Canceled: true}
 		}
+	}
+	if r.Ephemeral {
+		r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: "stopped waiting for " + id + " (a sandbox request ends with this run)"})
+		return &InterruptedError{RequestID: id}
 	}
 	resume := "hf wait " + id
 	r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: "detached from " + id + "; it goes on"})

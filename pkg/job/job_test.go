@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"github.com/hf-cli/hf/pkg/events"
 	"os"
@@ -808,5 +809,70 @@ func TestDownloadErrorAdvice(t *testing.T) {
 				t.Errorf("%q: want %q, without %q", msg, tt.want, tt.not)
 			}
 		})
+	}
+}
+
+// TestResumeJournalsTerminalOnce pins finishMode.journaled both ways: a
+// resume of a request the journal holds as queued records the terminal
+// status it learns; a resume of one already journaled as terminal adds no
+// second status record (the original notified_by stays).
+func TestResumeJournalsTerminalOnce(t *testing.T) {
+	f := setup(t, 10*time.Millisecond, 10*time.Millisecond)
+	spec := f.spec(map[string]any{"prompt": "x"})
+	spec.NoWait = true
+	sub, err := f.runner.Generate(ctxT(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitTerminal(t, sub.RequestID)
+	statusRecords := func() int {
+		data, err := os.ReadFile(f.runner.Journal.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, line := range strings.Split(string(data), "\n") {
+			var r journal.Record
+			if json.Unmarshal([]byte(line), &r) == nil && r.Event == journal.EventStatus && r.RequestID == sub.RequestID {
+				n++
+			}
+		}
+		return n
+	}
+	if _, err := f.runner.Resume(ctxT(t), ResumeSpec{RequestID: sub.RequestID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := statusRecords(); n != 1 || f.entry(t, sub.RequestID).Status != higgsfield.StatusCompleted {
+		t.Fatalf("%d status records after the first resume, want the terminal one", n)
+	}
+	for range 2 {
+		if _, err := f.runner.Resume(ctxT(t), ResumeSpec{RequestID: sub.RequestID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := statusRecords(); n != 1 {
+		t.Fatalf("%d status records after resumes of a journaled terminal request, want still 1", n)
+	}
+}
+
+// TestEphemeralAdvice: errors of a sandbox run (Ephemeral) never name hf
+// wait or hf download, whose fake API is gone by then.
+func TestEphemeralAdvice(t *testing.T) {
+	const id = "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff"
+	for _, tt := range []struct {
+		err       error
+		ephemeral bool
+	}{
+		{&TimeoutError{RequestID: id, After: time.Second}, false},
+		{&TimeoutError{RequestID: id, After: time.Second, Ephemeral: true}, true},
+		{&DownloadError{RequestID: id, Err: errors.New("boom")}, false},
+		{&DownloadError{RequestID: id, Err: errors.New("boom"), Ephemeral: true}, true},
+		{&InterruptedError{RequestID: id, Resume: "hf wait " + id}, false},
+		{&InterruptedError{RequestID: id}, true},
+	} {
+		advises := strings.Contains(tt.err.Error(), "hf wait") || strings.Contains(tt.err.Error(), "hf download")
+		if advises == tt.ephemeral {
+			t.Errorf("%T ephemeral=%v: %q", tt.err, tt.ephemeral, tt.err)
+		}
 	}
 }

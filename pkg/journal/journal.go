@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,8 @@ type Record struct {
 	Template   string `json:"template,omitempty"`
 	Files      []File `json:"files,omitempty"`
 	NotifiedBy string `json:"notified_by,omitempty"`
+	// Prompt is the request's "prompt" field (submitted records only).
+	Prompt string `json:"prompt,omitempty"`
 }
 
 // Entry is everything known about one request, folded from its records.
@@ -65,6 +68,7 @@ type Entry struct {
 	Dir         string    `json:"dir,omitempty"`
 	Template    string    `json:"template,omitempty"`
 	NotifiedBy  string    `json:"notified_by,omitempty"`
+	Prompt      string    `json:"prompt,omitempty"`
 	Files       []File    `json:"files,omitempty"`
 	SubmittedAt time.Time `json:"submitted_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
@@ -73,6 +77,8 @@ type Entry struct {
 // Journal is the record file in one directory.
 type Journal struct {
 	path, lock string
+	// readOnly is why the journal cannot be written (nil: it can).
+	readOnly error
 }
 
 // mu orders this process's own appends and reads. The file lock does that
@@ -101,8 +107,26 @@ func DefaultDir() (string, error) {
 }
 
 // Open makes sure dir exists and is private (0700), and that the journal
-// file dir/journal.jsonl exists and is private (0600).
-func Open(dir string) (*Journal, error) {
+// file dir/journal.jsonl exists and is private (0600). A directory hf may
+// not write to (read-only, another user's) still opens when its journal
+// can be read: Entries works, Append fails.
+func Open(dir string) (*Journal, error) { return openWith(dir, openWritable) }
+
+// openWith is Open with the writable open passed in (tests fail it: root
+// writes through file modes).
+func openWith(dir string, writable func(string) (*Journal, error)) (*Journal, error) {
+	j, err := writable(dir)
+	if err == nil {
+		return j, nil
+	}
+	if f, rerr := os.Open(filepath.Join(dir, "journal.jsonl")); rerr == nil {
+		f.Close()
+		return &Journal{path: filepath.Join(dir, "journal.jsonl"), lock: filepath.Join(dir, "journal.lock"), readOnly: err}, nil
+	}
+	return nil, err
+}
+
+func openWritable(dir string) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("opening journal: %w", err)
 	}
@@ -121,6 +145,10 @@ func Open(dir string) (*Journal, error) {
 	return j, nil
 }
 
+// Writable is nil when Append can work, else why it cannot (Open fell
+// back to reading a journal in a directory hf may not write).
+func (j *Journal) Writable() error { return j.readOnly }
+
 // Path is the journal file's path.
 func (j *Journal) Path() string { return j.path }
 
@@ -128,6 +156,9 @@ func (j *Journal) Path() string { return j.path }
 // disk. Time is set to now if zero. It is safe to call from several
 // goroutines and processes at once.
 func (j *Journal) Append(r Record) error {
+	if j.readOnly != nil {
+		return j.readOnly
+	}
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
@@ -192,11 +223,13 @@ func endsTorn(f *os.File) (bool, error) {
 func (j *Journal) Entries() ([]Entry, error) {
 	mu.RLock()
 	defer mu.RUnlock()
-	lock := flock.New(j.lock)
-	if err := lock.RLock(); err != nil {
-		return nil, fmt.Errorf("journal: locking: %w", err)
+	if j.readOnly == nil { // nobody can append to a journal hf may not write
+		lock := flock.New(j.lock)
+		if err := lock.RLock(); err != nil {
+			return nil, fmt.Errorf("journal: locking: %w", err)
+		}
+		defer lock.Unlock()
 	}
-	defer lock.Unlock()
 	f, err := os.Open(j.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -208,9 +241,9 @@ func (j *Journal) Entries() ([]Entry, error) {
 
 	var order []*Entry
 	byID := map[string]*Entry{}
-	r := bufio.NewReader(f)
+	r := bufio.NewReaderSize(f, 64<<10)
 	for {
-		line, err := r.ReadBytes('\n')
+		line, err := readLine(r)
 		var rec Record
 		if len(bytes.TrimSpace(line)) > 0 && json.Unmarshal(line, &rec) == nil && rec.RequestID != "" {
 			e := byID[rec.RequestID]
@@ -234,6 +267,70 @@ func (j *Journal) Entries() ([]Entry, error) {
 	}
 	slices.SortStableFunc(out, func(a, b Entry) int { return b.SubmittedAt.Compare(a.SubmittedAt) })
 	return out, nil
+}
+
+// MaxLine is the longest journal line Entries reads; longer ones (garbage,
+// or a record no hf wrote) are skipped without being held in memory.
+const MaxLine = 1 << 20
+
+// readLine returns the next line of r (with its newline), or nil for a line
+// longer than MaxLine, which it reads past in chunks.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > MaxLine {
+			return skipLine(r, err)
+		}
+		line = append(line, chunk...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
+
+// skipLine discards the rest of the current line.
+func skipLine(r *bufio.Reader, err error) ([]byte, error) {
+	for err == bufio.ErrBufferFull {
+		_, err = r.ReadSlice('\n')
+	}
+	return nil, err
+}
+
+// ErrNoMatch: no journaled request id starts with the prefix Resolve was given.
+var ErrNoMatch = errors.New("no request in the journal starts with it")
+
+// AmbiguousError: several journaled request ids start with Prefix.
+type AmbiguousError struct {
+	Prefix string
+	IDs    []string
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%d requests in the journal start with %q", len(e.IDs), e.Prefix)
+}
+
+// Resolve returns the one journaled request id that starts with prefix
+// (compared without case), ErrNoMatch, or an *AmbiguousError.
+func (j *Journal) Resolve(prefix string) (string, error) {
+	entries, err := j.Entries()
+	if err != nil {
+		return "", err
+	}
+	prefix = strings.ToLower(prefix)
+	var ids []string
+	for _, e := range entries {
+		if strings.HasPrefix(strings.ToLower(e.RequestID), prefix) {
+			ids = append(ids, e.RequestID)
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return "", ErrNoMatch
+	case 1:
+		return ids[0], nil
+	}
+	return "", &AmbiguousError{Prefix: prefix, IDs: ids}
 }
 
 // Lookup returns the entry of request id, and whether there is one.
@@ -273,6 +370,7 @@ func (e *Entry) apply(r Record) {
 	set(&e.Dir, r.Dir)
 	set(&e.Template, r.Template)
 	set(&e.NotifiedBy, r.NotifiedBy)
+	set(&e.Prompt, r.Prompt)
 	if r.Event == EventDownloaded {
 		e.Error = r.Error
 	}

@@ -3,6 +3,7 @@ package journal
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,7 +11,9 @@ import (
 	"reflect"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -315,4 +318,105 @@ func TestAppendsAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLines(t, j, 8, 100)
+}
+
+// TestReadOnlyDir: a journal in a directory hf may not write still lists
+// its requests; appending says why it cannot.
+func TestReadOnlyDir(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(Record{Event: EventSubmitted, RequestID: "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff", Status: "queued"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+	if err := os.Chmod(j.Path(), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	open := Open
+	if os.Getuid() == 0 { // root writes through modes: fail as a read-only mount would
+		open = func(dir string) (*Journal, error) {
+			return openWith(dir, func(string) (*Journal, error) { return nil, fmt.Errorf("opening journal: %w", syscall.EROFS) })
+		}
+	}
+	ro, err := open(dir)
+	if err != nil {
+		t.Fatalf("Open on a read-only directory: %v", err)
+	}
+	entries, err := ro.Entries()
+	if err != nil || len(entries) != 1 || entries[0].Status != "queued" {
+		t.Fatalf("Entries = %+v, %v", entries, err)
+	}
+	if err := ro.Append(Record{RequestID: "x"}); err == nil {
+		t.Fatal("Append on a read-only journal succeeded")
+	}
+	if _, err := open(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("Open of a directory that cannot be created succeeded")
+	}
+}
+
+// TestLongLineSkipped: a 20 MB garbage line (valid JSON with a huge field,
+// the worst case) is skipped quickly and the records around it kept.
+func TestLongLineSkipped(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = j.Append(Record{Event: EventSubmitted, RequestID: "a", Status: "queued"})
+	f, err := os.OpenFile(j.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := `{"request_id":"b","model":"` + strings.Repeat("x", 20<<20) + `"}` + "\n"
+	if _, err := f.WriteString(huge); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_ = j.Append(Record{Event: EventSubmitted, RequestID: "c", Status: "queued"})
+	start := time.Now()
+	entries, err := j.Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Entries took %s", took)
+	}
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.RequestID)
+	}
+	if strings.Join(ids, ",") != "c,a" {
+		t.Fatalf("ids %v, want c,a (the long line skipped)", ids)
+	}
+	// A line just under the cap is still read.
+	_ = j.Append(Record{Event: EventSubmitted, RequestID: "d", Model: strings.Repeat("m", MaxLine-200)})
+	if e, ok, _ := j.Lookup("d"); !ok || len(e.Model) != MaxLine-200 {
+		t.Fatalf("a line under the cap was not read (ok %v)", ok)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	j, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"3f1c0000-0000-4000-8000-000000000001", "3f2d0000-0000-4000-8000-000000000002", "3f2e0000-0000-4000-8000-000000000003"} {
+		_ = j.Append(Record{Event: EventSubmitted, RequestID: id})
+	}
+	if id, err := j.Resolve("3F1C"); err != nil || id != "3f1c0000-0000-4000-8000-000000000001" {
+		t.Errorf("Resolve(3F1C) = %q, %v", id, err)
+	}
+	var amb *AmbiguousError
+	if _, err := j.Resolve("3f2"); !errors.As(err, &amb) || len(amb.IDs) != 2 {
+		t.Errorf("Resolve(3f2) = %v, want ambiguous between 2", err)
+	}
+	if _, err := j.Resolve("abcd"); !errors.Is(err, ErrNoMatch) {
+		t.Errorf("Resolve(abcd) = %v, want ErrNoMatch", err)
+	}
 }

@@ -124,6 +124,13 @@ func (n Ngrok) Open(ctx context.Context) (Endpoint, error) {
 		mu.Lock()
 		last = d.Error
 		mu.Unlock()
+		var dns *net.DNSError
+		if errors.As(d.Error, &dns) && !dns.IsTemporary && !dns.IsTimeout {
+			// The connect host does not resolve (no network, a typo in
+			// ngrok.connect_url): retrying will not help.
+			cancel(&DNSError{Err: n.redact(d.Error)})
+			return
+		}
 		var coded interface{ ErrorCode() string }
 		if errors.As(d.Error, &coded) && coded.ErrorCode() != "" {
 			// Fail now rather than retry forever; this also ends a session
@@ -154,12 +161,15 @@ func (n Ngrok) Open(ctx context.Context) (Endpoint, error) {
 
 	var (
 		rejected *NgrokError
+		dns      *DNSError
 		coded    ngrok.Error
 		cause    = context.Cause(ctx)
 	)
 	switch {
 	case errors.As(cause, &rejected):
 		return nil, rejected
+	case errors.As(cause, &dns):
+		return nil, dns
 	case errors.As(err, &coded) && coded.Code() != "": // bind refused: 313, 334, 9037
 		return nil, &NgrokError{Code: coded.Code(), Err: n.redact(err)}
 	case errors.Is(cause, errConnectTimeout):
@@ -174,6 +184,15 @@ func (n Ngrok) Open(ctx context.Context) (Endpoint, error) {
 }
 
 var errConnectTimeout = errors.New("ngrok connect timeout")
+
+// DNSError: the ngrok connect host does not resolve; Open fails at once
+// instead of retrying until ConnectTimeout.
+type DNSError struct{ Err error }
+
+func (e *DNSError) Error() string {
+	return fmt.Sprintf("ngrok: cannot resolve the ngrok service (no network or DNS?): %v", e.Err)
+}
+func (e *DNSError) Unwrap() error { return e.Err }
 
 // agentOptions turns the settings into agent options (without the event
 // handler and AgentOptions).

@@ -351,3 +351,36 @@ func TestNgrokReportsADroppedSessionAndReconnects(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// noDNS is a dialer for a machine without name resolution.
+type noDNS struct{}
+
+func (noDNS) Dial(network, address string) (net.Conn, error) {
+	return noDNS{}.DialContext(context.Background(), network, address)
+}
+func (noDNS) DialContext(_ context.Context, _, address string) (net.Conn, error) {
+	host, _, _ := net.SplitHostPort(address)
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+}
+
+// TestNgrokFailsFastOnDNS: a connect host that does not resolve (no
+// network) fails at once, not after the connect timeout.
+func TestNgrokFailsFastOnDNS(t *testing.T) {
+	noLeaks(t)
+	p := Ngrok{Authtoken: testToken, ConnectURL: "connect.example.invalid:443", ConnectTimeout: 10 * time.Second,
+		AgentOptions: []ngrok.AgentOption{ngrok.WithDialer(noDNS{})}}
+	start := time.Now()
+	ep, err := p.Open(context.Background())
+	elapsed := time.Since(start)
+	if err == nil {
+		ep.Close()
+		t.Fatal("Open succeeded")
+	}
+	var de *DNSError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "cannot resolve") {
+		t.Fatalf("err = %v, want a *DNSError", err)
+	}
+	if elapsed > time.Second {
+		t.Errorf("Open took %s, want well under the 10s connect timeout", elapsed)
+	}
+}

@@ -56,6 +56,8 @@ func Choose(s Settings) (Provider, error) {
 			return nil, err
 		}
 		return Static{PublicURL: s.WebhookURL, Listen: s.Listen}, nil
+	case s.Listen != "":
+		return nil, errors.New("--listen needs --webhook-url URL (the public URL that reaches that address)")
 	case s.Ngrok.Authtoken != "":
 		return s.Ngrok, nil
 	case s.Via == "webhook":

@@ -14,6 +14,10 @@ import (
 type plain struct {
 	core
 	w io.Writer
+	// retryKey is the last retry printed (op and error) and retries how
+	// many times in a row it happened: repeats print only at 10×, 100×, ….
+	retryKey string
+	retries  int
 }
 
 func newPlain(ios *iostreams.IOStreams, m Mode) *plain {
@@ -28,7 +32,12 @@ func (p *plain) Handle(ev events.Event) {
 	if p.closed {
 		return
 	}
+	if ev.Kind != events.Retry {
+		p.retryKey = ""
+	}
 	switch ev.Kind {
+	case events.TunnelOpening:
+		p.printf("opening %s tunnel…", ev.Tunnel.Provider)
 	case events.TunnelReady:
 		p.printf("webhook endpoint ready at %s", ev.Tunnel.PublicURL)
 	case events.Warning:
@@ -37,7 +46,16 @@ func (p *plain) Handle(ev events.Event) {
 		p.track(ev)
 		p.printf("submitted %s (%s)", ev.RequestID, ev.Model)
 	case events.Retry:
-		p.printf("%s", retryText(ev))
+		key := ev.Retry.Op + "\x00" + fmt.Sprint(ev.Retry.Err)
+		if key != p.retryKey {
+			p.retryKey, p.retries = key, 1
+			p.printf("%s", retryText(ev))
+			break
+		}
+		p.retries++
+		if isPowerOf10(p.retries) {
+			p.printf("%s failed (%v) %d× in a row; still retrying", ev.Retry.Op, ev.Retry.Err, p.retries)
+		}
 	case events.StatusChanged:
 		if r, changed := p.track(ev); changed {
 			p.printf("%s %s", r.id, r.status)
@@ -59,6 +77,13 @@ func (p *plain) Handle(ev events.Event) {
 		p.finish(ev)
 		p.printf("%s", ev.Text)
 	}
+}
+
+func isPowerOf10(n int) bool {
+	for n >= 10 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
 }
 
 func (p *plain) heartbeat() {

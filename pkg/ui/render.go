@@ -7,6 +7,7 @@ package ui
 
 import (
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type Renderer interface {
 // Mode chooses and tunes a renderer.
 type Mode struct {
 	Quiet bool
+	// Unrecorded: the journal cannot be written, so even Quiet shows
+	// warnings and each request id (the only way back to the request).
+	Unrecorded bool
 	// Heartbeat is how often the plain renderer reports a request still
 	// waiting; 0 means 30s, negative disables it.
 	Heartbeat time.Duration
@@ -39,6 +43,8 @@ func NewRenderer(ios *iostreams.IOStreams, m Mode) Renderer {
 		m.Now = time.Now
 	}
 	switch {
+	case m.Quiet && m.Unrecorded:
+		return &unrecorded{w: ios.ErrOut}
 	case m.Quiet:
 		return quiet{}
 	case ios.Animate():
@@ -55,6 +61,25 @@ type quiet struct{}
 
 func (quiet) Handle(events.Event) {}
 func (quiet) Close()              {}
+
+// unrecorded is quiet but for what a run without a journal must not hide:
+// warnings and submitted request ids.
+type unrecorded struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (u *unrecorded) Handle(ev events.Event) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch ev.Kind {
+	case events.Warning:
+		fmt.Fprintf(u.w, "hf: warning: %s\n", ev.Text)
+	case events.Submitted:
+		fmt.Fprintf(u.w, "hf: submitted %s (%s)\n", ev.RequestID, ev.Model)
+	}
+}
+func (*unrecorded) Close() {}
 
 // request is one request the renderer has seen submitted or reported on.
 type request struct {

@@ -152,12 +152,12 @@ func TestPretty(t *testing.T) {
 			"✓ webhook endpoint ready https://abc.ngrok.app\n",
 			"! HF_WEBHOOK_SECRET unset",
 			"✓ submitted req_1 (flux-pro)\n",
-			"queued req_1 · 5s · waiting for the webhook",
+			"req_1 · 5s · waiting for the webhook",
 			"✓ completed in 12.3s (webhook)\n",
 			"✓ saved out/req_1.png (1.5 KiB)\n",
 		}, false},
 		{"completed color", true, generate(), []string{"✓ completed in 12.3s (webhook)\n"}, false},
-		{"failed", false, failed, []string{"✗ failed: out of credits\n"}, false},
+		{"failed", false, failed, []string{"✓ submitted req_2 (kling)\n"}, false},
 		{"large download", false, large, []string{"v.mp4", "✓ saved out/v.mp4 (8.0 MiB)\n"}, true},
 	}
 	for _, tt := range tests {
@@ -175,6 +175,9 @@ func TestPretty(t *testing.T) {
 				if !strings.Contains(plain, w) {
 					t.Errorf("missing %q in:\n%s", w, plain)
 				}
+			}
+			if tt.name == "failed" && strings.Contains(plain, "out of credits") {
+				t.Errorf("the failure is shown by the renderer too (the command prints it once):\n%s", plain)
 			}
 			if bar := strings.Contains(plain, "%"); bar != tt.bar {
 				t.Errorf("progress bar drawn = %v, want %v:\n%q", bar, tt.bar, raw)

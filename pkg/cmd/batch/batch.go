@@ -92,8 +92,11 @@ rejected, 130 on Ctrl-C (run the same command again to resume).`,
 			if opts.Concurrency < 1 {
 				return cmdutil.FlagErrorf("-j/--concurrency must be at least 1")
 			}
-			if opts.Timeout <= 0 || opts.PollInterval < 0 {
-				return cmdutil.FlagErrorf("--timeout and --poll-interval must be positive")
+			if opts.Timeout <= 0 {
+				return cmdutil.FlagErrorf("--timeout must be positive")
+			}
+			if err := cmdutil.CheckPollInterval(opts.PollInterval); err != nil {
+				return err
 			}
 			if opts.MaxCreditsSet && opts.MaxCredits < 0 {
 				return cmdutil.FlagErrorf("--max-credits must not be negative")

@@ -35,7 +35,8 @@ func TestNewCmdBatchFlags(t *testing.T) {
 		{"bad shard", []string{"m.yaml", "--shard", "0/2"}, `invalid --shard "0/2"`, nil},
 		{"negative budget", []string{"m.yaml", "--max-credits", "-1"}, "--max-credits must not be negative", nil},
 		{"stdout output", []string{"m.yaml", "-o", "-"}, "-o - is for one output", nil},
-		{"bad timeout", []string{"m.yaml", "--timeout", "0s"}, "--timeout and --poll-interval must be positive", nil},
+		{"poll interval under the floor", []string{"m.yaml", "--poll-interval", "20ms"}, "below the 1s floor", nil},
+		{"bad timeout", []string{"m.yaml", "--timeout", "0s"}, "--timeout must be positive", nil},
 		{"expires-after", []string{"m.yaml", "--expires-after", "3h"}, "", func(o *Options) bool { return o.ExpiresAfter == 3*time.Hour }},
 		{"fractional expires-after", []string{"m.yaml", "--expires-after", "1.5s"}, "whole number of seconds", nil},
 	}

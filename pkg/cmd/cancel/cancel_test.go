@@ -2,6 +2,7 @@ package cancel_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"strings"
@@ -84,6 +85,17 @@ func TestCancelAgainstFakeAPI(t *testing.T) {
 		}
 		return st.RequestID
 	}
+	runJSON := func(t *testing.T, base string, args ...string) (stdout, stderr string, err error) {
+		t.Helper()
+		ios, _, out, errOut := iostreams.Test()
+		cmd := cancel.NewCmdCancel(testenv.NewFake(t, ios, base, nil).Factory, nil)
+		cmd.SetArgs(args)
+		cmd.SetOut(errOut)
+		cmd.SetErr(errOut)
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		err = cmd.ExecuteContext(context.Background())
+		return out.String(), errOut.String(), err
+	}
 	run := func(t *testing.T, base, id string) (stderr string, err error) {
 		t.Helper()
 		ios, _, out, errOut := iostreams.Test()
@@ -157,6 +169,66 @@ func TestCancelAgainstFakeAPI(t *testing.T) {
 		}
 		if e, ok, _ := openJournal(t).Lookup(rid); ok {
 			t.Fatalf("a failed cancel was journaled: %+v", e)
+		}
+	})
+	waitFor := func(t *testing.T, rid, status string) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if j, _ := srv.Job(rid); j.Status == status {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the fake's job never became %s", status)
+			}
+		}
+	}
+	t.Run("already canceled", func(t *testing.T) {
+		isolate(t)
+		rid := submit(t, time.Hour, time.Hour)
+		if _, err := run(t, srv.URL, rid); err != nil {
+			t.Fatal(err)
+		}
+		stderr, err := run(t, srv.URL, rid)
+		if err != nil || stderr != "hf: "+rid+" was already canceled\n" {
+			t.Fatalf("second cancel: %q, %v; want it to say already canceled, exit 0", stderr, err)
+		}
+		stdout, _, err := runJSON(t, srv.URL, rid, "--json")
+		var v cancel.View
+		if jerr := json.Unmarshal([]byte(stdout), &v); err != nil || jerr != nil || v.RequestID != rid || v.Status != "canceled" || v.Canceled {
+			t.Fatalf("--json %q (%v, %v): want status canceled, canceled false", stdout, err, jerr)
+		}
+	})
+	t.Run("already completed", func(t *testing.T) {
+		isolate(t)
+		rid := submit(t, 0, 0)
+		waitFor(t, rid, "completed")
+		if err := openJournal(t).Append(journal.Record{Event: journal.EventSubmitted, RequestID: rid, Status: "in_progress"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := run(t, srv.URL, rid)
+		if err == nil || !strings.HasPrefix(err.Error(), rid+" has already finished (completed); there is nothing to cancel") {
+			t.Fatalf("err = %v, want it to say the request already completed", err)
+		}
+		if e, _, _ := openJournal(t).Lookup(rid); e.Status != "completed" {
+			t.Fatalf("journal status %q, want the completed status hf saw", e.Status)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		isolate(t)
+		rid := submit(t, time.Hour, time.Hour)
+		stdout, stderr, err := runJSON(t, srv.URL, rid, "--json")
+		var v cancel.View
+		if jerr := json.Unmarshal([]byte(stdout), &v); err != nil || jerr != nil || v != (cancel.View{RequestID: rid, Status: "canceled", Canceled: true}) {
+			t.Fatalf("--json %q (%v, %v)", stdout, err, jerr)
+		}
+		if stderr != "" {
+			t.Fatalf("stderr %q with --json", stderr)
+		}
+		rid = submit(t, 0, time.Hour)
+		waitFor(t, rid, "in_progress")
+		stdout, _, err = runJSON(t, srv.URL, rid, "--json")
+		if jerr := json.Unmarshal([]byte(stdout), &v); err == nil || jerr != nil || v.Canceled || v.Status != "in_progress" || !strings.Contains(v.Error, "already started") {
+			t.Fatalf("--json of a running request %q (%v, %v)", stdout, err, jerr)
 		}
 	})
 	t.Run("unknown id", func(t *testing.T) {

@@ -39,10 +39,12 @@ scripts pass --yes (without a terminal and without --yes, hf refuses: exit 2).`,
   hf delete 3f1c2a9e-6699-4f6c-bb45-2ad7fd9158ff --yes --json`,
 		Args: cmdutil.ExactArgs(1, "delete needs exactly one request ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RequestID = args[0]
-			if err := cmdutil.RequestIDArg(opts.RequestID); err != nil {
+			// The whole id: deleting is not undone, so no prefix lookup.
+			id, err := cmdutil.RequestIDArg(args[0], nil)
+			if err != nil {
 				return err
 			}
+			opts.RequestID = id
 			if runF != nil {
 				return runF(opts)
 			}

@@ -363,3 +363,21 @@ func TestWithName(t *testing.T) {
 		}
 	}
 }
+
+// TestStylesFollowStdout: on a colour terminal with stdout redirected
+// (hf doctor > f), the steps carry no escapes; with stdout a colour
+// terminal they are styled.
+func TestStylesFollowStdout(t *testing.T) {
+	srv := hftest.New(hftest.WithCredentials("kid", "ksecret"))
+	t.Cleanup(srv.Close)
+	for _, stdoutColor := range []bool{false, true} {
+		ios, _, out, errOut := iostreams.Test()
+		ios.SetStderrTTY(true)
+		ios.SetColorEnabled(true)
+		ios.SetStdoutColorEnabled(stdoutColor)
+		_, _, _ = doctorWith(t, testenv.NewFake(t, ios, srv.URL, nil).Factory, out, errOut)
+		if got := strings.Contains(out.String(), "\x1b["); got != stdoutColor {
+			t.Errorf("stdout colour %v: escapes in stdout %v:\n%q", stdoutColor, got, out)
+		}
+	}
+}

@@ -22,10 +22,11 @@ default to those recorded when the request was submitted.`,
   hf download d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff -o 'fox-{index}.{ext}' --clobber`,
 		Args: cmdutil.ExactArgs(1, "download needs exactly one request ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RequestID = args[0]
-			if err := cmdutil.RequestIDArg(opts.RequestID); err != nil {
+			id, err := cmdutil.RequestIDArg(args[0], f.Journal)
+			if err != nil {
 				return err
 			}
+			opts.RequestID = id
 			if runF != nil {
 				return runF(opts)
 			}

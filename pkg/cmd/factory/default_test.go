@@ -356,7 +356,11 @@ func TestEngineNgrokFallsBackToPolling(t *testing.T) {
 	if e.Runner.Endpoint != nil {
 		t.Fatal("an endpoint is set although ngrok could not connect")
 	}
-	msg := errOut.String()
+	// First what hf is doing (connecting takes seconds), then one warning.
+	msg, ok := strings.CutPrefix(errOut.String(), "hf: opening ngrok tunnel…\n")
+	if !ok {
+		t.Fatalf("stderr %q does not start by saying it opens the ngrok tunnel", errOut)
+	}
 	if !strings.HasPrefix(msg, "hf: warning: no webhook endpoint (") || !strings.HasSuffix(msg, "; polling instead\n") || strings.Count(msg, "\n") != 1 {
 		t.Fatalf("stderr %q, want one warning line about polling instead", msg)
 	}
@@ -427,5 +431,31 @@ func TestEngineTakesTheFactoryEndpoint(t *testing.T) {
 	e.Close()
 	if fake.closed != 1 {
 		t.Fatalf("endpoint closed %d times by Engine.Close, want 1", fake.closed)
+	}
+}
+
+// TestTestPollInterval: the tests' fast polling is honoured only against
+// the sandbox or a loopback API, never a real one.
+func TestTestPollInterval(t *testing.T) {
+	t.Setenv(factory.TestPollEnv, "20ms")
+	for _, tt := range []struct {
+		base    string
+		sandbox bool
+		want    time.Duration
+	}{
+		{"http://127.0.0.1:4000", false, 20 * time.Millisecond},
+		{"http://[::1]:4000", false, 20 * time.Millisecond},
+		{"https://api.higgsfield.ai", false, 0},
+		{"https://api.higgsfield.ai", true, 20 * time.Millisecond},
+		{"http://10.0.0.1:80", false, 0},
+		{"http://localhost.evil.example", false, 0},
+	} {
+		if got := factory.TestPollIntervalFor(tt.base, tt.sandbox); got != tt.want {
+			t.Errorf("%s sandbox=%v: %s, want %s", tt.base, tt.sandbox, got, tt.want)
+		}
+	}
+	t.Setenv(factory.TestPollEnv, "soon")
+	if got := factory.TestPollIntervalFor("http://127.0.0.1:1", false); got != 0 {
+		t.Errorf("unparsable value gave %s", got)
 	}
 }

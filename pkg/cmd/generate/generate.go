@@ -3,6 +3,7 @@
 package generate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -74,7 +75,7 @@ public URL. "@@" sends a literal "@". The prompt is never a file.
 uploads and opens nothing.`,
 		Example: `  hf generate higgsfield-ai/soul/standard --prompt "a red fox in snow"
   hf generate higgsfield-ai/soul/standard --prompt "four foxes" --set batch_size=4 -d out
-  hf generate kling-video/v2.1/pro/image-to-video --set image_url=https://... --set duration=5
+  hf generate kling-video/v2.1/pro/image-to-video -p "the fox turns its head" --set image_url=https://... --set duration=5
   hf generate --sandbox higgsfield-ai/soul/standard --prompt "no credentials needed"
   hf generate higgsfield-ai/soul/standard --prompt "x" -o - > fox.png
   hf generate kling-video/v2.1/pro/image-to-video -p "it walks" --set image_url=@cat.png
@@ -99,8 +100,18 @@ uploads and opens nothing.`,
 			if opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("--timeout must be positive")
 			}
-			if opts.PollInterval < 0 {
-				return cmdutil.FlagErrorf("--poll-interval must be positive")
+			if err := cmdutil.CheckPollInterval(opts.PollInterval); err != nil {
+				return err
+			}
+			if opts.Body.PromptSet && strings.TrimSpace(opts.Body.Prompt) == "" {
+				return cmdutil.FlagErrorf("--prompt is empty: give the text to generate from")
+			}
+			if opts.NoWait && opts.Sandbox {
+				return &cmdutil.FlagError{Err: errors.New("--no-wait has no use with --sandbox: the sandbox's fake API ends with this run, so its id could not be picked up later"),
+					Hint: "leave out --no-wait, or try --no-wait against the real API"}
+			}
+			if opts.NoWait && opts.Out.Output == "-" {
+				return cmdutil.FlagErrorf("--no-wait downloads nothing, so -o - has nothing to write; drop one of them")
 			}
 			if cmd.Flags().Changed("expires-after") && (opts.ExpiresAfter < time.Second || opts.ExpiresAfter%time.Second != 0) {
 				return cmdutil.FlagErrorf("--expires-after must be a whole number of seconds, at least 1s (the API takes 1h to the account's retention)")
@@ -155,10 +166,42 @@ func BuildParams(stdin io.Reader, input string, prompt string, promptSet bool, s
 // ParseSet parses one --set key=value (cmdutil.ParseSet).
 func ParseSet(s string) (string, any, error) { return cmdutil.ParseSet(s) }
 
+// readTerminal reads the JSON body typed on a terminal (-i - with stdin a
+// TTY): it says so first, and Ctrl-C stops it (exit 130) although the read
+// itself cannot be interrupted.
+func readTerminal(ctx context.Context, ios *iostreams.IOStreams) (io.Reader, error) {
+	fmt.Fprintln(ios.ErrOut, "hf: reading the JSON body from stdin (Ctrl-D to end, Ctrl-C to stop)")
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(ios.In, 16<<20))
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, cmdutil.FlagErrorf("--input -: %v", r.err)
+		}
+		return bytes.NewReader(r.data), nil
+	case <-ctx.Done():
+		return nil, &job.InterruptedError{}
+	}
+}
+
 // generateRun builds the request from opts, checks the output path, and
 // runs the job on the engine opts.Engine builds.
 func generateRun(ctx context.Context, opts *Options) error {
-	body, err := opts.Body.Parse(opts.IO.In)
+	stdin := opts.IO.In
+	if opts.Body.Input == "-" && opts.IO.IsStdinTTY() {
+		var err error
+		if stdin, err = readTerminal(ctx, opts.IO); err != nil {
+			return err
+		}
+	}
+	body, err := opts.Body.Parse(stdin)
 	if err != nil {
 		return err
 	}
@@ -182,6 +225,11 @@ func generateRun(ctx context.Context, opts *Options) error {
 	}
 	spec := job.Spec{Model: opts.Model, Params: body.Merge(), Output: out, Timeout: opts.Timeout, NoWait: opts.NoWait,
 		IdempotencyKey: opts.IdemKey, ExpiresAfter: opts.ExpiresAfter}
+	if !opts.NoWait && out.Stdout == nil {
+		if err := cmdutil.CheckDir(out.Dir); err != nil {
+			return err
+		}
+	}
 	if !opts.NoWait {
 		if err := job.Precheck(spec); err != nil {
 			var exists *download.ExistsError

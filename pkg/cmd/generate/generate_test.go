@@ -54,11 +54,6 @@ func TestNewCmdGenerateFlags(t *testing.T) {
 				t.Fatalf("PromptSet %v Prompt %q", o.Body.PromptSet, o.Body.Prompt)
 			}
 		}},
-		{name: "empty --prompt is still set", args: []string{model, "-p", ""}, check: func(t *testing.T, o *Options) {
-			if !o.Body.PromptSet || o.Body.Prompt != "" {
-				t.Fatalf("PromptSet %v Prompt %q", o.Body.PromptSet, o.Body.Prompt)
-			}
-		}},
 		{name: "repeatable --set keeps commas", args: []string{model, "-s", "a=1", "--set", "b=x,y", "-s", "c={\"k\":[1,2]}"}, check: func(t *testing.T, o *Options) {
 			want := []string{"a=1", "b=x,y", `c={"k":[1,2]}`}
 			if !reflect.DeepEqual(o.Body.Sets, want) {
@@ -71,11 +66,11 @@ func TestNewCmdGenerateFlags(t *testing.T) {
 			}
 		}},
 		{name: "every flag", args: []string{model, "-i", "body.json", "-d", "out", "-o", "{id}.{ext}", "--clobber", "--json", "-q",
-			"--no-wait", "--sandbox", "--timeout", "90s", "--poll-interval", "3s"}, check: func(t *testing.T, o *Options) {
+			"--no-wait", "--timeout", "90s", "--poll-interval", "3s"}, check: func(t *testing.T, o *Options) {
 			if o.Body.Input != "body.json" || o.Out.Dir != "out" || o.Out.Output != "{id}.{ext}" || !o.Out.Clobber {
 				t.Fatalf("input/output: %+v", o)
 			}
-			if !o.JSON || !o.Quiet || !o.NoWait || !o.Sandbox {
+			if !o.JSON || !o.Quiet || !o.NoWait {
 				t.Fatalf("bools: %+v", o)
 			}
 			if o.Timeout != 90*time.Second || o.PollInterval != 3*time.Second {
@@ -150,6 +145,12 @@ func TestNewCmdGenerateUsageErrors(t *testing.T) {
 		{name: "unparsable timeout", args: []string{"a/b", "-p", "x", "--timeout", "soon"}, contains: "--timeout"},
 		{name: "negative poll interval", args: []string{"a/b", "-p", "x", "--poll-interval", "-1s"}, flagErr: true, contains: "--poll-interval"},
 		{name: "unknown flag", args: []string{"a/b", "--frobnicate"}, contains: "frobnicate"},
+		{name: "empty prompt", args: []string{"a/b", "-p", ""}, flagErr: true, contains: "--prompt is empty"},
+		{name: "blank prompt", args: []string{"a/b", "-p", " \t"}, flagErr: true, contains: "--prompt is empty"},
+		{name: "poll interval under the floor", args: []string{"a/b", "-p", "x", "--poll-interval", "20ms"}, flagErr: true, contains: "below the 1s floor"},
+		{name: "poll interval 1ns", args: []string{"a/b", "-p", "x", "--poll-interval", "1ns"}, flagErr: true, contains: "below the 1s floor"},
+		{name: "no-wait in the sandbox", args: []string{"a/b", "-p", "x", "--no-wait", "--sandbox"}, flagErr: true, contains: "--no-wait has no use with --sandbox"},
+		{name: "no-wait with -o -", args: []string{"a/b", "-p", "x", "--no-wait", "-o", "-"}, flagErr: true, contains: "--no-wait downloads nothing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 )
 
 // runDirect calls generateRun with opts built by hand (no flags, no
@@ -190,4 +192,48 @@ func write(t *testing.T, path string) {
 	if err := os.WriteFile(path, bytes.Repeat([]byte{1}, 10), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestInputFromTerminal: -i - with stdin a terminal says what it waits
+// for, and Ctrl-C (the context's cancellation) ends the read at once with
+// an interruption, nothing submitted; Ctrl-D (EOF) submits what was typed.
+func TestInputFromTerminal(t *testing.T) {
+	srv := hftest.New(hftest.WithCredentials("kid", "ksecret"), hftest.WithTiming(time.Hour, time.Hour))
+	t.Cleanup(srv.Close)
+	newOpts := func(t *testing.T, in io.Reader) (*Options, *bytes.Buffer) {
+		ios, _, _, errOut := iostreams.Test()
+		ios.In = in
+		ios.SetStdinTTY(true)
+		fake := testenv.NewFake(t, ios, srv.URL, nil)
+		return &Options{IO: ios, Engine: fake.Engine, Model: "higgsfield-ai/soul/standard", Body: cmdutil.BodyFlags{Input: "-"}, NoWait: true,
+			Out: cmdutil.OutputFlags{Dir: t.TempDir()}, Timeout: time.Minute}, errOut
+	}
+	t.Run("ctrl-c", func(t *testing.T) {
+		r, w := io.Pipe() // a terminal nobody types on
+		t.Cleanup(func() { w.Close() })
+		opts, errOut := newOpts(t, r)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(50*time.Millisecond, func() { cancel(job.ErrInterrupt) })
+		start := time.Now()
+		err := generateRun(ctx, opts)
+		var ie *job.InterruptedError
+		if !errors.As(err, &ie) || time.Since(start) > 2*time.Second {
+			t.Fatalf("err = %v after %s, want an interruption at once", err, time.Since(start))
+		}
+		if !strings.Contains(errOut.String(), "reading the JSON body from stdin (Ctrl-D to end") {
+			t.Fatalf("stderr %q: no hint", errOut)
+		}
+		if len(srv.Jobs()) != 0 {
+			t.Fatal("something was submitted")
+		}
+	})
+	t.Run("ctrl-d", func(t *testing.T) {
+		opts, _ := newOpts(t, strings.NewReader(`{"prompt":"typed"}`))
+		if err := generateRun(context.Background(), opts); err != nil {
+			t.Fatal(err)
+		}
+		if j := onlyJob(t, srv); j.Body["prompt"] != "typed" {
+			t.Fatalf("body %v", j.Body)
+		}
+	})
 }

@@ -4,12 +4,16 @@ package history
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/journal"
 )
@@ -20,6 +24,8 @@ type Options struct {
 	Journal func(sandbox bool) (*journal.Journal, error)
 	JSON    bool
 	Limit   int
+	// Pending: only requests not known to have finished.
+	Pending bool
 	Now     func() time.Time
 }
 
@@ -45,6 +51,7 @@ never finished here can be picked up with hf wait ID.`,
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON array")
 	cmd.Flags().IntVarP(&opts.Limit, "limit", "n", 0, "show at most this many requests (0: all)")
+	cmd.Flags().BoolVar(&opts.Pending, "pending", false, "only requests not known to have finished (pick them up with hf wait ID)")
 	return cmd
 }
 
@@ -57,6 +64,9 @@ func historyRun(_ context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if opts.Pending {
+		entries = slices.DeleteFunc(entries, func(e journal.Entry) bool { return higgsfield.Terminal(e.Status) })
+	}
 	if opts.Limit > 0 && len(entries) > opts.Limit {
 		entries = entries[:opts.Limit]
 	}
@@ -67,19 +77,37 @@ func historyRun(_ context.Context, opts *Options) error {
 		return cmdutil.WriteJSON(opts.IO.Out, entries)
 	}
 	if len(entries) == 0 {
-		fmt.Fprintln(opts.IO.ErrOut, "hf: no requests recorded yet")
+		if opts.Pending {
+			fmt.Fprintln(opts.IO.ErrOut, "hf: no pending requests")
+		} else {
+			fmt.Fprintln(opts.IO.ErrOut, "hf: no requests recorded yet")
+		}
 		return nil
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REQUEST\tMODEL\tSTATUS\tSUBMITTED\tFILES")
+	fmt.Fprintln(tw, "REQUEST\tMODEL\tSTATUS\tSUBMITTED\tFILES\tPROMPT")
 	for _, e := range entries {
 		status := e.Status
 		if status == "" {
 			status = "unknown"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", e.RequestID, e.Model, status, ago(opts.Now().Sub(e.SubmittedAt)), len(e.Files))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", e.RequestID, e.Model, status, ago(opts.Now().Sub(e.SubmittedAt)), len(e.Files), Truncate(e.Prompt, promptWidth))
 	}
 	return tw.Flush()
+}
+
+// promptWidth is how much of a prompt a history row shows.
+const promptWidth = 40
+
+// Truncate shortens s to at most n characters on one line, ending in "…"
+// when cut; control characters become spaces.
+func Truncate(s string, n int) string {
+	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return strings.TrimRight(string(r[:n-1]), " ") + "…"
 }
 
 func ago(d time.Duration) string {

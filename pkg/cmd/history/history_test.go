@@ -134,9 +134,10 @@ func seed(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	for _, r := range []journal.Record{
-		{Time: now.Add(-10 * time.Minute), Event: journal.EventSubmitted, RequestID: idMid, Model: "kling/v2"},
+		{Time: now.Add(-10 * time.Minute), Event: journal.EventSubmitted, RequestID: idMid, Model: "kling/v2",
+			Prompt: "a very long prompt about a lighthouse at dawn,\nwith waves crashing on the rocks below"},
 		{Time: now.Add(-3 * 24 * time.Hour), Event: journal.EventSubmitted, RequestID: idOld, Model: "soul/standard"},
-		{Time: now.Add(-30 * time.Second), Event: journal.EventSubmitted, RequestID: idNew, Model: "soul/standard"},
+		{Time: now.Add(-30 * time.Second), Event: journal.EventSubmitted, RequestID: idNew, Model: "soul/standard", Prompt: "a red fox"},
 		{Time: now.Add(-20 * time.Second), Event: journal.EventStatus, RequestID: idNew, Status: "in_progress"},
 		{Time: now.Add(-70 * time.Hour), Event: journal.EventStatus, RequestID: idOld, Status: "completed"},
 		{Time: now.Add(-70 * time.Hour), Event: journal.EventDownloaded, RequestID: idOld,
@@ -149,11 +150,11 @@ func seed(t *testing.T, dir string) {
 }
 
 func TestHistoryTable(t *testing.T) {
-	header := []string{"REQUEST", "MODEL", "STATUS", "SUBMITTED", "FILES"}
+	header := []string{"REQUEST", "MODEL", "STATUS", "SUBMITTED", "FILES", "PROMPT"}
 	all := [][]string{
-		{idNew, "soul/standard", "in_progress", "just now", "0"},
-		{idMid, "kling/v2", "unknown", "10m ago", "0"},
-		{idOld, "soul/standard", "completed", "3d ago", "2"},
+		{idNew, "soul/standard", "in_progress", "just now", "0", "a red fox\n"},
+		{idMid, "kling/v2", "unknown", "10m ago", "0", "a very long prompt about a lighthouse a…\n"},
+		{idOld, "soul/standard", "completed", "3d ago", "2", "\n"},
 	}
 	tests := []struct {
 		name string
@@ -165,6 +166,8 @@ func TestHistoryTable(t *testing.T) {
 		{name: "limit 2", args: []string{"--limit", "2"}, want: all[:2]},
 		{name: "limit 1", args: []string{"-n", "1"}, want: all[:1]},
 		{name: "limit above count", args: []string{"-n", "10"}, want: all},
+		{name: "pending", args: []string{"--pending"}, want: all[:2]},
+		{name: "pending, limit 1", args: []string{"--pending", "-n", "1"}, want: all[:1]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,7 +179,8 @@ func TestHistoryTable(t *testing.T) {
 			if errOut != "" {
 				t.Fatalf("stderr %q", errOut)
 			}
-			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			lines := strings.SplitAfter(strings.TrimSuffix(out, "\n"), "\n")
+			lines[len(lines)-1] += "\n"
 			if len(lines) != len(tt.want)+1 {
 				t.Fatalf("stdout:\n%s\nwant a header and %d rows", out, len(tt.want))
 			}

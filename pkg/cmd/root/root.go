@@ -190,11 +190,19 @@ func handleSignals(ios *iostreams.IOStreams, cancel context.CancelCauseFunc) (st
 				cancel(job.ErrInterrupt)
 				continue
 			}
-			fmt.Fprintln(ios.ErrOut, "hf: interrupted again, exiting now")
+			InterruptedAgain(ios)
 			os.Exit(ExitInterrupted)
 		}
 	}()
 	return func() { signal.Stop(sigs) }
+}
+
+// InterruptedAgain says, on a clean line, that hf exits at once on a
+// second Ctrl-C, and where the request it leaves is found again.
+func InterruptedAgain(ios *iostreams.IOStreams) {
+	ui.StopLive()
+	fmt.Fprintln(ios.ErrOut, ui.FormatError(ios.ErrStyles(), "interrupted again, exiting now",
+		"a request may still be queued or running (and be charged): hf history --pending lists it; hf wait ID picks it up, hf cancel ID cancels it while queued"))
 }
 
 // Run executes one hf command line with f's streams and returns the exit
@@ -294,15 +302,22 @@ func isUsage(err error) bool {
 	return false
 }
 
+// credentialOrder is where hf looks for the key, in the order DESIGN.md
+// and pkg/config give.
+const credentialOrder = "hf takes the first of: --api-key/--api-secret, HF_KEY or HF_CREDENTIALS, HF_API_KEY+HF_API_SECRET, HF_API_KEY_ID+HF_API_KEY_SECRET, the config file (with hf auth login, its secret in the OS keyring)"
+
 // Hint suggests what to do about err, or "".
 func Hint(err error) string {
 	var (
 		apiError *higgsfield.APIError
 		missing  *config.MissingCredentialsError
+		badCreds *config.CredentialsError
 		flagErr  *cmdutil.FlagError
 		badValue *config.ValueError
 	)
 	switch {
+	case errors.As(err, &badCreds):
+		return "give the key as KEY_ID:KEY_SECRET (or the id and secret apart); " + credentialOrder
 	case errors.As(err, &missing):
 		return "run hf auth login, or create a key at https://cloud.higgsfield.ai; or try hf without one: hf generate --sandbox MODEL --prompt ..."
 	case errors.As(err, &badValue):
@@ -310,7 +325,7 @@ func Hint(err error) string {
 	case errors.As(err, &apiError):
 		switch apiError.StatusCode {
 		case http.StatusUnauthorized:
-			return "check your key: set HF_KEY=KEY_ID:KEY_SECRET or pass --api-key/--api-secret (hf reads them in that order, then the config file)"
+			return "check your key; " + credentialOrder
 		case http.StatusForbidden:
 			if strings.Contains(apiError.Detail, "1010") {
 				return "the API's firewall refused this client (Cloudflare error 1010); check proxies that rewrite the User-Agent"

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
+	"github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
@@ -36,10 +37,11 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 whatever the status is; use hf wait to block until it finishes.`,
 		Args: cmdutil.ExactArgs(1, "status needs exactly one request ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RequestID = args[0]
-			if err := cmdutil.RequestIDArg(opts.RequestID); err != nil {
+			id, err := cmdutil.RequestIDArg(args[0], f.Journal)
+			if err != nil {
 				return err
 			}
+			opts.RequestID = id
 			if runF != nil {
 				return runF(opts)
 			}
@@ -52,15 +54,19 @@ whatever the status is; use hf wait to block until it finishes.`,
 	return cmd
 }
 
-// View is the --json shape of a status.
+// View is the --json shape of a status: the shape of hf generate's and
+// hf wait's objects (request_id, model, status, files, error), plus the
+// API's URLs. files holds every output URL, with the path it was saved at
+// when the journal knows one.
 type View struct {
-	RequestID string              `json:"request_id"`
-	Status    string              `json:"status"`
-	StatusURL string              `json:"status_url,omitempty"`
-	CancelURL string              `json:"cancel_url,omitempty"`
-	Error     string              `json:"error,omitempty"`
-	ExpiresAt string              `json:"expires_at,omitempty"`
-	Outputs   []higgsfield.Output `json:"outputs"`
+	RequestID string         `json:"request_id"`
+	Model     string         `json:"model"`
+	Status    string         `json:"status"`
+	Files     []journal.File `json:"files"`
+	Error     string         `json:"error,omitempty"`
+	StatusURL string         `json:"status_url,omitempty"`
+	CancelURL string         `json:"cancel_url,omitempty"`
+	ExpiresAt string         `json:"expires_at,omitempty"`
 }
 
 func statusRun(ctx context.Context, opts *Options) error {
@@ -71,32 +77,58 @@ func statusRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var statusURL string
-	if j, err := opts.Journal(false); err == nil {
-		if e, ok, _ := j.Lookup(opts.RequestID); ok {
-			statusURL = e.StatusURL
-		}
+	var (
+		entry journal.Entry
+		known bool
+		j     *journal.Journal
+	)
+	if j, err = opts.Journal(false); err == nil {
+		entry, known, _ = j.Lookup(opts.RequestID)
 	}
-	st, err := client.Status(ctx, opts.RequestID, statusURL)
+	st, err := client.Status(ctx, opts.RequestID, entry.StatusURL)
 	if err != nil {
 		return err
 	}
-	v := View{RequestID: st.RequestID, Status: st.Status, StatusURL: st.StatusURL, CancelURL: st.CancelURL,
-		Error: st.Error, ExpiresAt: st.ExpiresAt, Outputs: st.Outputs}
-	if v.Outputs == nil {
-		v.Outputs = []higgsfield.Output{}
+	if known && st.Status != "" && (st.Status != entry.Status || st.Error != entry.Error) {
+		// What hf status learns, hf history shows.
+		_ = j.Append(journal.Record{Event: journal.EventStatus, RequestID: opts.RequestID, Status: st.Status, Error: st.Error})
 	}
+	v := View{RequestID: st.RequestID, Model: entry.Model, Status: st.Status, StatusURL: st.StatusURL, CancelURL: st.CancelURL,
+		Error: st.Error, ExpiresAt: st.ExpiresAt, Files: []journal.File{}}
+	if v.RequestID == "" {
+		v.RequestID = opts.RequestID
+	}
+	for _, o := range st.Outputs {
+		f := journal.File{URL: o.URL, ContentType: o.ContentType}
+		for _, g := range entry.Files {
+			if download.SameAsset(g.URL, o.URL) {
+				f.Path, f.SHA256, f.Bytes = g.Path, g.SHA256, g.Bytes
+				if f.ContentType == "" {
+					f.ContentType = g.ContentType
+				}
+			}
+		}
+		v.Files = append(v.Files, f)
+	}
+	v.Files = cmdutil.RelativePaths(v.Files)
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, v)
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "request\t%s\n", v.RequestID)
+	if v.Model != "" {
+		fmt.Fprintf(tw, "model\t%s\n", v.Model)
+	}
 	fmt.Fprintf(tw, "status\t%s\n", v.Status)
 	if v.Error != "" {
 		fmt.Fprintf(tw, "error\t%s\n", v.Error)
 	}
-	for _, o := range v.Outputs {
-		fmt.Fprintf(tw, "%s\t%s\n", o.Field, o.URL)
+	for i, f := range v.Files {
+		line := f.URL
+		if f.Path != "" {
+			line = f.Path + "  " + f.URL
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", fieldOf(st.Outputs[i]), line)
 	}
 	if v.ExpiresAt != "" {
 		fmt.Fprintf(tw, "expires\t%s\n", v.ExpiresAt)
@@ -118,3 +150,5 @@ func deliveryRun(opts *Options) error {
 	_, err = opts.IO.Out.Write(data)
 	return err
 }
+
+func fieldOf(o higgsfield.Output) string { return o.Field }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -203,9 +204,13 @@ func TestStatusAgainstFakeAPI(t *testing.T) {
 		if v["request_id"] != queuedID || v["status"] != "queued" {
 			t.Fatalf("%v", v)
 		}
-		// outputs is an empty array, never null, so scripts can iterate it.
-		if outs, ok := v["outputs"].([]any); !ok || len(outs) != 0 {
-			t.Fatalf("outputs = %#v, want []", v["outputs"])
+		// files is an empty array, never null, so scripts can iterate it.
+		if outs, ok := v["files"].([]any); !ok || len(outs) != 0 {
+			t.Fatalf("files = %#v, want []", v["files"])
+		}
+		// The shape of generate's object: model is there even when unknown.
+		if m, ok := v["model"]; !ok || m != "" {
+			t.Fatalf("model = %#v, want \"\" for a request the journal does not know", m)
 		}
 		if v["status_url"] != srv.URL+"/requests/"+queuedID+"/status" || v["cancel_url"] != srv.URL+"/requests/"+queuedID+"/cancel" {
 			t.Fatalf("status_url %v cancel_url %v", v["status_url"], v["cancel_url"])
@@ -224,18 +229,47 @@ func TestStatusAgainstFakeAPI(t *testing.T) {
 		if v["request_id"] != doneID || v["status"] != "completed" {
 			t.Fatalf("%v", v)
 		}
-		outs, ok := v["outputs"].([]any)
+		outs, ok := v["files"].([]any)
 		if !ok || len(outs) != 2 {
-			t.Fatalf("outputs = %#v, want 2", v["outputs"])
+			t.Fatalf("files = %#v, want 2", v["files"])
 		}
 		for i, o := range outs {
 			m := o.(map[string]any)
-			if m["url"] != done.Assets[i].URL || m["field"] != []string{"images[0]", "images[1]"}[i] {
-				t.Fatalf("outputs[%d] = %v", i, m)
+			if m["url"] != done.Assets[i].URL {
+				t.Fatalf("files[%d] = %v", i, m)
 			}
+			if _, ok := m["path"]; ok {
+				t.Fatalf("files[%d] has a path though nothing was saved: %v", i, m)
+			}
+		}
+		if _, ok := v["outputs"]; ok {
+			t.Fatalf("the old outputs key is back: %v", v)
 		}
 		if s, _ := v["expires_at"].(string); s == "" {
 			t.Fatalf("no expires_at: %v", v)
+		}
+	})
+	t.Run("journaled: model, saved paths, and the journal learns the status", func(t *testing.T) {
+		isolate(t)
+		j := testenv.OpenJournal(t)
+		saved := filepath.Join(t.TempDir(), "a-1.png")
+		if err := j.Append(journal.Record{Event: journal.EventSubmitted, RequestID: doneID, Model: "higgsfield-ai/soul/standard", Status: "queued"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Append(journal.Record{Event: journal.EventDownloaded, RequestID: doneID, Files: []journal.File{{Path: saved, URL: done.Assets[0].URL, Bytes: 3}}}); err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := run(t, srv.URL, doneID, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := decode(t, out)
+		files := v["files"].([]any)
+		if v["model"] != "higgsfield-ai/soul/standard" || files[0].(map[string]any)["path"] != saved {
+			t.Fatalf("%v: want the journal's model and the saved path", v)
+		}
+		if e, _, _ := j.Lookup(doneID); e.Status != "completed" {
+			t.Fatalf("journal status %q after hf status saw completed", e.Status)
 		}
 	})
 	t.Run("unknown id", func(t *testing.T) {

@@ -41,12 +41,16 @@ goes on.`,
   hf wait d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff -d out --json`,
 		Args: cmdutil.ExactArgs(1, "wait needs exactly one request ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RequestID = args[0]
-			if err := cmdutil.RequestIDArg(opts.RequestID); err != nil {
+			id, err := cmdutil.RequestIDArg(args[0], f.Journal)
+			if err != nil {
 				return err
 			}
-			if opts.Timeout <= 0 || opts.PollInterval < 0 {
-				return cmdutil.FlagErrorf("--timeout and --poll-interval must be positive")
+			opts.RequestID = id
+			if opts.Timeout <= 0 {
+				return cmdutil.FlagErrorf("--timeout must be positive")
+			}
+			if err := cmdutil.CheckPollInterval(opts.PollInterval); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -74,6 +78,11 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	res, err := eng.Runner.Resume(ctx, job.ResumeSpec{RequestID: opts.RequestID, Output: out, Timeout: opts.Timeout, Wait: opts.Wait})
 	eng.Close()
+	if opts.Out.Dir == "" {
+		// The directory came from the journal (absolute): show paths as
+		// generate did, relative to here when they are below it.
+		res.Files = cmdutil.RelativePaths(res.Files)
+	}
 	cmdutil.PrintResult(opts.IO, res, opts.JSON)
 	return err
 }

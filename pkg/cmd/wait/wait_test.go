@@ -14,11 +14,13 @@ import (
 
 	"github.com/hf-cli/hf/internal/testenv"
 	"github.com/hf-cli/hf/pkg/cmd/download"
+	"github.com/hf-cli/hf/pkg/cmd/factory"
 	"github.com/hf-cli/hf/pkg/cmd/wait"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/journal"
 )
 
 const id = "d7e6c0f3-6699-4f6c-bb45-2ad7fd9158ff"
@@ -63,11 +65,6 @@ func TestNewCmdWaitFlags(t *testing.T) {
 					t.Fatalf("timeout %s poll %s", o.Timeout, o.PollInterval)
 				}
 			}},
-		{name: "short id", args: []string{"abc123"}, check: func(t *testing.T, o *wait.Options) {
-			if o.RequestID != "abc123" {
-				t.Fatalf("%+v", o)
-			}
-		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +74,32 @@ func TestNewCmdWaitFlags(t *testing.T) {
 			}
 			tt.check(t, o)
 		})
+	}
+}
+
+// TestPrefixID: a unique prefix of a journaled id names that request, as
+// the help's "hf wait 3f1c" suggests; an id that is no UUID never reaches
+// the API.
+func TestPrefixID(t *testing.T) {
+	_, state := testenv.Isolate(t)
+	j, err := journal.Open(filepath.Join(state, "hf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(journal.Record{Event: journal.EventSubmitted, RequestID: id}); err != nil {
+		t.Fatal(err)
+	}
+	for _, mk := range []newCmd{wait.NewCmdWait, download.NewCmdDownload} {
+		ios, _, _, errOut := iostreams.Test()
+		o, err := testenv.Parse(t, testenv.Factory(ios, "test"), mk, errOut, "d7e6")
+		if err != nil || o.RequestID != id {
+			t.Fatalf("d7e6: %+v, %v", o, err)
+		}
+		_, err = testenv.Parse(t, testenv.Factory(ios, "test"), mk, errOut, "not-a-uuid")
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) {
+			t.Fatalf("not-a-uuid: %v, want a usage error", err)
+		}
 	}
 }
 
@@ -118,6 +141,7 @@ func TestUsageErrors(t *testing.T) {
 		{name: "query", cmds: []string{"wait", "download"}, args: []string{"abc?x=1"}, flagErr: true, contains: "invalid request id"},
 		{name: "too long", cmds: []string{"wait", "download"}, args: []string{strings.Repeat("a", 129)}, flagErr: true, contains: "invalid request id"},
 		{name: "zero timeout", cmds: []string{"wait"}, args: []string{id, "--timeout", "0s"}, flagErr: true, contains: "--timeout"},
+		{name: "poll interval under the floor", cmds: []string{"wait"}, args: []string{id, "--poll-interval", "20ms"}, flagErr: true, contains: "below the 1s floor"},
 		{name: "negative poll interval", cmds: []string{"wait"}, args: []string{id, "--poll-interval", "-1s"}, flagErr: true, contains: "--poll-interval"},
 		{name: "unparsable timeout", cmds: []string{"wait"}, args: []string{id, "--timeout", "soon"}, contains: "--timeout"},
 		{name: "download has no --timeout", cmds: []string{"download"}, args: []string{id, "--timeout", "1m"}, contains: "timeout"},
@@ -145,6 +169,7 @@ func TestUsageErrors(t *testing.T) {
 // TestRunAgainstFakeAPI runs `hf wait` and `hf download` end to end against
 // hftest, with credentials and base URL from the environment.
 func TestRunAgainstFakeAPI(t *testing.T) {
+	t.Setenv(factory.TestPollEnv, "10ms") // the fake is on loopback
 	srv := hftest.New(hftest.WithCredentials("kid", "ksecret"), hftest.WithTiming(10*time.Millisecond, 10*time.Millisecond))
 	t.Cleanup(srv.Close)
 	client, err := higgsfield.New(higgsfield.Options{BaseURL: srv.URL, Credentials: higgsfield.Credentials{ID: "kid", Secret: "ksecret"}})
@@ -192,7 +217,7 @@ func TestRunAgainstFakeAPI(t *testing.T) {
 	t.Run("wait", func(t *testing.T) {
 		id := submit(t)
 		dir := t.TempDir()
-		out, err := run(t, wait.NewCmdWait, id, "-d", dir, "--poll-interval", "10ms", "--timeout", "5s")
+		out, err := run(t, wait.NewCmdWait, id, "-d", dir, "--timeout", "5s")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,14 +254,14 @@ func TestRunAgainstFakeAPI(t *testing.T) {
 		srv.SetTiming(time.Hour, time.Hour)
 		defer srv.SetTiming(10*time.Millisecond, 10*time.Millisecond)
 		id := submit(t)
-		_, err := run(t, wait.NewCmdWait, id, "-d", t.TempDir(), "--poll-interval", "10ms", "--timeout", "100ms")
+		_, err := run(t, wait.NewCmdWait, id, "-d", t.TempDir(), "--timeout", "100ms")
 		var te *job.TimeoutError
 		if !errors.As(err, &te) || te.RequestID != id {
 			t.Fatalf("err = %v, want a TimeoutError", err)
 		}
 	})
 	t.Run("unknown request", func(t *testing.T) {
-		_, err := run(t, wait.NewCmdWait, "00000000-0000-4000-8000-000000000000", "-d", t.TempDir(), "--poll-interval", "10ms")
+		_, err := run(t, wait.NewCmdWait, "00000000-0000-4000-8000-000000000000", "-d", t.TempDir())
 		if higgsfield.StatusCodeOf(err) != 404 {
 			t.Fatalf("err = %v, want the API's 404", err)
 		}

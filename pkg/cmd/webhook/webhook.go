@@ -83,9 +83,11 @@ printed on stdout; the exit code is 0 for a 2xx answer, else 1.`,
 			case opts.Kind != "" && opts.Status != higgsfield.StatusCompleted:
 				return cmdutil.FlagErrorf("--kind applies to --status completed only")
 			case opts.RequestID != "":
-				if err := cmdutil.RequestIDArg(opts.RequestID); err != nil {
+				id, err := cmdutil.RequestIDArg(opts.RequestID, nil) // a whole UUID: no journal lookup
+				if err != nil {
 					return err
 				}
+				opts.RequestID = id
 			}
 			if opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("--timeout must be positive")

@@ -41,12 +41,13 @@ func TestSetWebhookSecret(t *testing.T) {
 
 // TestSetWebhookSecretConcurrent changes the secret while deliveries are
 // being sent (run with -race): every delivery is either unsigned or
-// correctly signed with the secret, never a mix.
+// correctly signed with the secret, never a mix. It goes on until both
+// kinds were seen, so it cannot pass with nothing signed (or nothing
+// unsigned) and check nothing.
 func TestSetWebhookSecretConcurrent(t *testing.T) {
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("concurrent secret 24 byt"))
 	rc := newReceiver(t)
 	s := newServer(t, WithTiming(0, 0))
-	s.InjectWebhook(WebhookFault{Duplicate: 3, Times: 8})
 	hook := "m?hf_webhook=" + url.QueryEscape(rc.URL)
 
 	var wg sync.WaitGroup
@@ -68,18 +69,28 @@ func TestSetWebhookSecretConcurrent(t *testing.T) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}()
-	for range 8 {
-		submit(t, s, hook, `{"prompt":"p"}`)
-	}
-	eventually(t, "32 deliveries", func() bool { return len(rc.deliveries()) == 32 })
-	close(stop)
-	wg.Wait()
-	signed := 0
-	for _, d := range rc.deliveries() {
-		if d.header.Get("webhook-signature") != "" {
-			verify(t, secret, d)
-			signed++
+	signed, unsigned, want := 0, 0, 0
+	for deadline := time.Now().Add(10 * time.Second); signed == 0 || unsigned == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d deliveries, %d signed and %d unsigned: want both kinds", want, signed, unsigned)
+		}
+		s.InjectWebhook(WebhookFault{Duplicate: 3, Times: 8})
+		for range 8 {
+			submit(t, s, hook, `{"prompt":"p"}`)
+		}
+		want += 32
+		eventually(t, "the round's deliveries", func() bool { return len(rc.deliveries()) == want })
+		signed, unsigned = 0, 0
+		for _, d := range rc.deliveries() {
+			if d.header.Get("webhook-signature") != "" {
+				verify(t, secret, d)
+				signed++
+			} else {
+				unsigned++
+			}
 		}
 	}
-	t.Logf("%d of 32 deliveries signed", signed)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d of %d deliveries signed", signed, want)
 }

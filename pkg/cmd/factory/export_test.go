@@ -1,0 +1,4 @@
+package factory
+
+// TestPollIntervalFor exposes testPollInterval to the external tests.
+var TestPollIntervalFor = testPollInterval
