@@ -680,3 +680,54 @@ func TestRunWarnsWhenThePublicURLDoesNotAnswerHere(t *testing.T) {
 		t.Errorf("warnings %+v", w)
 	}
 }
+
+// TestLoadRefusesWhatIsNoDelivery: a file that is not a saved delivery is
+// refused quickly, without reading it all into memory, without blocking on
+// a pipe, and with a one-line error however long its junk line is.
+func TestLoadRefusesWhatIsNoDelivery(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	huge := filepath.Join(dir, "huge.http")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: 1 GiB of zeros on disk costs nothing, in memory it would.
+	if err := f.Truncate(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fifo := filepath.Join(dir, "fifo.http")
+	mkfifo(t, fifo)
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"a GiB of zeros", huge, "over the"},
+		{"a long junk line under the size limit", write("junk.http", bytes.Repeat([]byte{0}, 4<<20)), "not a saved delivery"},
+		{"a long request line", write("line.http", append([]byte("POST /"), bytes.Repeat([]byte("a"), 1<<20)...)), "not a saved delivery"},
+		{"a directory", dir, "not a regular file"},
+		{"a pipe", fifo, "not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { _, err := Load(tc.path); done <- err }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("Load: %v, want %q", err, tc.want)
+				}
+				if n := len(err.Error()); n > 400 || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error of %d bytes: %.400q", n, err.Error())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Load blocked")
+			}
+		})
+	}
+}

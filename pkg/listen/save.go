@@ -77,7 +77,19 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 }
 
 // Load reads a delivery saved by Save (or by the audit trail).
+// It refuses, before reading, what cannot be one: a directory, a device or
+// a pipe (which would block), or a file larger than a delivery can be.
 func Load(path string) (*webhook.RawDelivery, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s: not a saved delivery (not a regular file)", path)
+	case fi.Size() > webhook.MaxRawHead+MaxSavedBody:
+		return nil, fmt.Errorf("%s: not a saved delivery: %d bytes, over the %d-byte limit", path, fi.Size(), webhook.MaxRawHead+MaxSavedBody)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

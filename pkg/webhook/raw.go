@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // RawDelivery is one request that passed the front door's checks. Header and
@@ -226,12 +227,35 @@ func (d *RawDelivery) Encode(w io.Writer) error {
 	return err
 }
 
+// MaxRawHead bounds the request line and headers of a saved delivery that
+// DecodeRaw reads (the endpoint accepts 16 KiB of headers).
+const MaxRawHead = 64 << 10
+
+// shortErr is err's message cut to a length fit for one line: http's parse
+// errors quote the offending line, which can be megabytes of junk.
+func shortErr(err error) string {
+	const max = 120
+	s := err.Error()
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // DecodeRaw reads a delivery written by Encode (or any HTTP/1.x request
 // message with a Content-Length) of at most maxBody body bytes.
+//
+// It reads at most MaxRawHead bytes of request line and headers plus
+// maxBody bytes of body, whatever r holds, and its errors quote at most a
+// few dozen bytes of it: the file may be anything.
 func DecodeRaw(r io.Reader, maxBody int64) (*RawDelivery, error) {
-	req, err := http.ReadRequest(bufio.NewReader(r))
+	req, err := http.ReadRequest(bufio.NewReader(io.LimitReader(r, MaxRawHead+maxBody+1)))
 	if err != nil {
-		return nil, fmt.Errorf("not a saved delivery (an HTTP request message): %w", err)
+		return nil, fmt.Errorf("not a saved delivery (an HTTP request message): %s", shortErr(err))
 	}
 	defer req.Body.Close()
 	if req.ContentLength > maxBody {
