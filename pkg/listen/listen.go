@@ -153,7 +153,9 @@ func (r *Relay) emit(e Event) {
 }
 
 // handle runs receive → verify → forward → answer for one delivery.
-func (r *Relay) handle(w http.ResponseWriter, raw *webhook.RawDelivery) {
+// ctx is the request's: a forward still running when the sender hangs up or
+// hf stops (the server's grace over) is abandoned.
+func (r *Relay) handle(ctx context.Context, w http.ResponseWriter, raw *webhook.RawDelivery) {
 	d := describe(raw)
 	if r.o.SaveDir != "" {
 		path, err := Save(r.o.SaveDir, raw)
@@ -182,7 +184,7 @@ func (r *Relay) handle(w http.ResponseWriter, raw *webhook.RawDelivery) {
 	case len(r.targets) == 0:
 		d.Answer = http.StatusOK
 	default:
-		d.Forwards = r.forwardAll(raw, d)
+		d.Forwards = r.forwardAll(ctx, raw, d)
 		d.Answer = answer(d.Forwards)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -210,12 +212,12 @@ func answer(fs []Forward) int {
 
 // forwardAll sends the delivery to every target at once and returns their
 // answers in target order.
-func (r *Relay) forwardAll(raw *webhook.RawDelivery, d *Delivery) []Forward {
+func (r *Relay) forwardAll(ctx context.Context, raw *webhook.RawDelivery, d *Delivery) []Forward {
 	out := make([]Forward, len(r.targets))
 	var wg sync.WaitGroup
 	for i, t := range r.targets {
 		wg.Go(func() {
-			out[i] = Deliver(context.Background(), r.client, t.String(), raw, r.o.Timeout, r.o.UserAgent)
+			out[i] = Deliver(ctx, r.client, t.String(), raw, r.o.Timeout, r.o.UserAgent)
 			f := out[i]
 			r.emit(Event{Kind: Forwarded, Delivery: d.clone(), Forward: &f})
 		})
@@ -266,6 +268,8 @@ func describeErr(err error, timeout time.Duration) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		return fmt.Sprintf("no answer within %s", timeout)
+	case errors.Is(err, context.Canceled):
+		return "abandoned: the sender hung up or hf is stopping"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused (is the app running?)"
 	}

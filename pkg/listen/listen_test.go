@@ -731,3 +731,46 @@ func TestLoadRefusesWhatIsNoDelivery(t *testing.T) {
 		})
 	}
 }
+
+// TestRunStopsDuringAHungForward: Ctrl-C while an app holds a forward does
+// not wait out the forward timeout: the server's grace (2 s), then the
+// forward is abandoned.
+func TestRunStopsDuringAHungForward(t *testing.T) {
+	noLeaks(t)
+	a := newApp(t, appAnswer{code: 200, delay: time.Minute})
+	run := start(t, Options{Targets: []string{a.hook()}, Timeout: 30 * time.Second}, RunOptions{})
+	sent := make(chan error, 1)
+	go func() {
+		resp, err := http.Post(run.url, "application/json", strings.NewReader(`{"status":"completed","request_id":"r1"}`))
+		if err == nil {
+			resp.Body.Close()
+		}
+		sent <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(a.requests()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the forward did not reach the app")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	run.cancel()
+	err := run.wait(t)
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("Run took %s to stop during a hung forward (timeout 30s)", took)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Run: %v", err)
+	}
+	<-sent
+	fwd := run.events.kinds(Forwarded)
+	if len(fwd) != 1 {
+		t.Fatalf("%d Forwarded events, want 1", len(fwd))
+	}
+	for _, e := range fwd {
+		if e.Forward.Code != 0 || !strings.Contains(e.Forward.Error, "abandoned") {
+			t.Errorf("forward %+v", e.Forward)
+		}
+	}
+}

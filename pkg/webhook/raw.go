@@ -8,6 +8,7 @@ package webhook
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -55,14 +56,16 @@ type RawReceiver struct {
 	path    string
 	maxBody int64
 	now     func() time.Time
-	handle  func(http.ResponseWriter, *RawDelivery)
+	handle  func(context.Context, http.ResponseWriter, *RawDelivery)
 }
 
 // NewRawReceiver returns a receiver on a fresh random path that calls handle
 // for every request on it that is a POST of JSON within the size bound.
 // Everything else is answered here (404, 405, 415, 413, 400) and never
-// reaches handle.
-func NewRawReceiver(o RawOptions, handle func(http.ResponseWriter, *RawDelivery)) *RawReceiver {
+// reaches handle. handle's context is the request's: it ends when the
+// sender hangs up or the server closes the connection (Server.Close after
+// its grace), so that work done for the delivery stops with it.
+func NewRawReceiver(o RawOptions, handle func(context.Context, http.ResponseWriter, *RawDelivery)) *RawReceiver {
 	r := &RawReceiver{path: newPath(), maxBody: o.MaxBody, now: o.Now, handle: handle}
 	if r.maxBody <= 0 {
 		r.maxBody = 1 << 20
@@ -108,7 +111,7 @@ func (r *RawReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		return
 	}
-	r.handle(w, &RawDelivery{Header: req.Header.Clone(), Body: body, ReceivedAt: r.now()})
+	r.handle(req.Context(), w, &RawDelivery{Header: req.Header.Clone(), Body: body, ReceivedAt: r.now()})
 }
 
 // Record wraps r so that keep sees every delivery r accepted as verified

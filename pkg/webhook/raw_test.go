@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,7 +27,7 @@ func postTo(h http.Handler, method, path, ctype, b string, hdr http.Header) *htt
 
 func TestRawReceiverChecksBeforeHanding(t *testing.T) {
 	var got []*RawDelivery
-	r := NewRawReceiver(RawOptions{MaxBody: 64, Now: func() time.Time { return testNow }}, func(w http.ResponseWriter, d *RawDelivery) {
+	r := NewRawReceiver(RawOptions{MaxBody: 64, Now: func() time.Time { return testNow }}, func(_ context.Context, w http.ResponseWriter, d *RawDelivery) {
 		got = append(got, d)
 		w.WriteHeader(http.StatusTeapot)
 	})
