@@ -49,8 +49,12 @@ type Options struct {
 	Tolerance time.Duration
 	// MaxBody bounds a delivery's body (default 1 MiB).
 	MaxBody int64
-	// SaveDir, when set, receives every delivery as <webhook-id>.http.
+	// SaveDir, when set, receives every delivery as <webhook-id>.http, the
+	// rejected ones under SaveDir/rejected; New creates it.
 	SaveDir string
+	// SaveLimit bounds the bytes saved to SaveDir by this relay (default
+	// DefaultSaveLimit).
+	SaveLimit int64
 	// Client sends the forwards (default: a client of its own that does not
 	// follow redirects).
 	Client *http.Client
@@ -68,6 +72,7 @@ type Relay struct {
 	key     []byte // the decoded secret; nil without one
 	targets []*url.URL
 	raw     *webhook.RawReceiver
+	saver   *saver
 	client  *http.Client
 	ownTr   *http.Transport
 	emitMu  sync.Mutex
@@ -92,6 +97,12 @@ func New(o Options) (*Relay, error) {
 			return nil, fmt.Errorf("--forward-to %w", err)
 		}
 		r.targets = append(r.targets, u)
+	}
+	if o.SaveDir != "" {
+		if err := PrepareSaveDir(o.SaveDir); err != nil {
+			return nil, fmt.Errorf("--save: %w", err)
+		}
+		r.saver = &saver{dir: o.SaveDir, limit: cmp.Or(o.SaveLimit, DefaultSaveLimit)}
 	}
 	r.o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
 	r.o.UserAgent = cmp.Or(o.UserAgent, "hf-listen")
@@ -157,13 +168,6 @@ func (r *Relay) emit(e Event) {
 // hf stops (the server's grace over) is abandoned.
 func (r *Relay) handle(ctx context.Context, w http.ResponseWriter, raw *webhook.RawDelivery) {
 	d := describe(raw)
-	if r.o.SaveDir != "" {
-		path, err := Save(r.o.SaveDir, raw)
-		if err != nil {
-			r.emit(Event{Kind: Warning, Message: "could not save the delivery: " + err.Error()})
-		}
-		d.Saved = path
-	}
 	if r.key != nil {
 		if err := signature.VerifyKey(r.key, raw.Header, raw.Body, raw.ReceivedAt, r.o.Tolerance); err != nil {
 			d.Rejected = strings.TrimPrefix(err.Error(), signature.ErrUnverified.Error()+": ")
@@ -173,6 +177,13 @@ func (r *Relay) handle(ctx context.Context, w http.ResponseWriter, raw *webhook.
 	}
 	if d.Rejected == "" && !json.Valid(raw.Body) {
 		d.Rejected = "the body is not JSON"
+	}
+	if r.saver != nil {
+		path, err := r.saver.save(raw, d.Rejected != "", func(msg string) { r.emit(Event{Kind: Warning, Message: msg}) })
+		if err != nil {
+			r.emit(Event{Kind: Warning, Message: "could not save the delivery: " + err.Error()})
+		}
+		d.Saved = path
 	}
 	r.emit(Event{Kind: Received, Delivery: d.clone()})
 

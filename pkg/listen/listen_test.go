@@ -774,3 +774,145 @@ func TestRunStopsDuringAHungForward(t *testing.T) {
 		}
 	}
 }
+
+// post sends d to url as a sender would and returns the answer's code.
+func post(t *testing.T, url string, d *webhook.RawDelivery) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(d.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = d.Header.Clone()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func signedDelivery(t *testing.T, key, id, body string, at time.Time) *webhook.RawDelivery {
+	t.Helper()
+	d, err := NewDelivery([]byte(body), key, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "" {
+		// Re-sign under the chosen id.
+		d.Header.Set("webhook-id", id)
+		if key != "" {
+			k, _ := signature.DecodeSecret(key)
+			d.Header.Set("webhook-signature", signature.SignKey(k, id, at, d.Body))
+		}
+	}
+	return d
+}
+
+// TestSaveKeepsRejectedApart: a delivery the relay rejects (forged, stale)
+// never replaces the accepted one saved under the same webhook-id; it is
+// kept under rejected/ for debugging.
+func TestSaveKeepsRejectedApart(t *testing.T) {
+	noLeaks(t)
+	dir := filepath.Join(t.TempDir(), "saved")
+	run := start(t, Options{Secret: secret, SaveDir: dir}, RunOptions{})
+	good := `{"status":"completed","request_id":"9417a243-e457-4075-895b-b68f3cda5303","images":[{"url":"https://a/1.png"}]}`
+	forged := `{"status":"completed","request_id":"9417a243-e457-4075-895b-b68f3cda5303","images":[{"url":"https://evil/1.png"}]}`
+	other := "whsec_" + base64.StdEncoding.EncodeToString([]byte("another account's key"))
+	if c := post(t, run.url, signedDelivery(t, secret, "msg_1", good, time.Now())); c != 200 {
+		t.Fatalf("good delivery answered %d", c)
+	}
+	for _, d := range []*webhook.RawDelivery{
+		signedDelivery(t, other, "msg_1", forged, time.Now()),                  // bad signature
+		signedDelivery(t, secret, "msg_1", forged, time.Now().Add(-time.Hour)), // stale
+		signedDelivery(t, "", "msg_1", forged, time.Now()),                     // unsigned
+	} {
+		if c := post(t, run.url, d); c != 401 {
+			t.Fatalf("forged delivery answered %d", c)
+		}
+	}
+	saved, err := Load(filepath.Join(dir, "msg_1.http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(saved.Body) != good {
+		t.Fatalf("the accepted delivery's file now holds %s", saved.Body)
+	}
+	rej, err := Load(filepath.Join(dir, RejectedDir, "msg_1.http"))
+	if err != nil || string(rej.Body) != forged {
+		t.Fatalf("rejected delivery: %v %s", err, rej.Body)
+	}
+	for _, e := range run.events.kinds(Answered) {
+		want := filepath.Join(dir, "msg_1.http")
+		if e.Delivery.Rejected != "" {
+			want = filepath.Join(dir, RejectedDir, "msg_1.http")
+		}
+		if e.Delivery.Saved != want {
+			t.Errorf("saved %q, want %q", e.Delivery.Saved, want)
+		}
+	}
+}
+
+// TestSaveBounds: a --save that cannot be written fails before any delivery;
+// a file that could not be written is not reported as saved; past the bound
+// nothing more is saved, one warning says so, and deliveries still flow.
+func TestSaveBounds(t *testing.T) {
+	noLeaks(t)
+	tmp := t.TempDir()
+	afile := filepath.Join(tmp, "afile")
+	if err := os.WriteFile(afile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{SaveDir: filepath.Join(afile, "sub")}); err == nil || !strings.Contains(err.Error(), "--save") {
+		t.Fatalf("New with a --save under a file: %v", err)
+	}
+
+	dir := filepath.Join(tmp, "saved")
+	run := start(t, Options{SaveDir: dir, SaveLimit: 1500}, RunOptions{})
+	body := `{"status":"completed","request_id":"9417a243-e457-4075-895b-b68f3cda5303","images":[{"url":"https://a/` + strings.Repeat("x", 300) + `.png"}]}`
+	for i := range 6 {
+		if c := post(t, run.url, signedDelivery(t, "", fmt.Sprintf("msg_%d", i), body, time.Now())); c != 200 {
+			t.Fatalf("delivery %d answered %d", i, c)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	var size int64
+	for _, e := range ents {
+		fi, _ := e.Info()
+		size += fi.Size()
+	}
+	if len(ents) == 0 || len(ents) >= 6 || size > 1500 {
+		t.Fatalf("%d files, %d bytes saved, bound 1500", len(ents), size)
+	}
+	saved := 0
+	for _, e := range run.events.kinds(Answered) {
+		if e.Delivery.Saved != "" {
+			saved++
+		}
+	}
+	if saved != len(ents) {
+		t.Errorf("%d deliveries report a file, %d files", saved, len(ents))
+	}
+	if w := run.events.kinds(Warning); len(w) != 1 || !strings.Contains(w[0].Message, "saving no more") {
+		t.Errorf("warnings %+v", w)
+	}
+
+	// The directory is gone and a file took its place: the write fails and
+	// the delivery names no file.
+	dir2 := filepath.Join(tmp, "saved2")
+	run2 := start(t, Options{SaveDir: dir2}, RunOptions{})
+	if err := os.RemoveAll(dir2); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir2, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c := post(t, run2.url, signedDelivery(t, "", "msg_x", body, time.Now())); c != 200 {
+		t.Fatalf("answered %d", c)
+	}
+	if d := run2.events.kinds(Answered)[0].Delivery; d.Saved != "" {
+		t.Errorf("saved %q though the write failed", d.Saved)
+	}
+	if w := run2.events.kinds(Warning); len(w) != 1 || !strings.Contains(w[0].Message, "could not save") {
+		t.Errorf("warnings %+v", w)
+	}
+}

@@ -94,7 +94,7 @@ unverified. If the tunnel drops, hf says so and ngrok reconnects; after
 	fl.StringVar(&opts.WebhookURL, "webhook-url", "", "public URL that reaches --listen (instead of ngrok); hf appends its own secret path")
 	fl.StringVar(&opts.Listen, "listen", "", "local address behind --webhook-url, e.g. :8080")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per delivery on stdout (NDJSON) after the URL line")
-	fl.StringVar(&opts.SaveDir, "save", "", "write each delivery (headers and body) to DIR/<webhook-id>.http, for hf webhook replay")
+	fl.StringVar(&opts.SaveDir, "save", "", "write each delivery (headers and body) to DIR/<webhook-id>.http (rejected ones to DIR/rejected/; at most 1 GiB per run), for hf webhook replay")
 	fl.StringVar(&opts.ReadyFile, "ready-file", "", "once the endpoint answers, write its URL to this file (atomically)")
 	fl.IntVar(&opts.MaxDeliveries, "max-deliveries", 0, "exit 0 after answering this many deliveries (0: run until Ctrl-C)")
 	fl.DurationVar(&opts.ReconnectTimeout, "reconnect-timeout", listen.DefaultReconnectTimeout, "exit 1 when a dropped tunnel is not back within this long")
