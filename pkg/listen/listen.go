@@ -117,7 +117,7 @@ func New(o Options) (*Relay, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	r.raw = webhook.NewRawReceiver(webhook.RawOptions{MaxBody: o.MaxBody, Now: r.o.Now}, r.handle)
+	r.raw = webhook.NewRawReceiver(webhook.RawOptions{MaxBody: o.MaxBody, Now: r.o.Now, OnRefused: r.refused}, r.handle)
 	return r, nil
 }
 
@@ -161,6 +161,13 @@ func (r *Relay) emit(e Event) {
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
 	r.o.Emit(e)
+}
+
+// refused reports a POST to the secret path that never became a delivery
+// (wrong Content-Type, body too big or cut off): the sender meant one, and
+// the user would otherwise see nothing.
+func (r *Relay) refused(code int, reason string) {
+	r.emit(Event{Kind: Warning, Message: fmt.Sprintf("refused a POST to the webhook path (%d %s): %s; not forwarded", code, http.StatusText(code), reason)})
 }
 
 // handle runs receive → verify → forward → answer for one delivery.

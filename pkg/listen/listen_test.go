@@ -379,6 +379,16 @@ func TestRelayRefusesWhatIsNotADelivery(t *testing.T) {
 	if n := len(a.requests()); n != 0 {
 		t.Errorf("the app got %d requests", n)
 	}
+	// What the sender meant as a delivery and the front door refused is
+	// shown: the wrong type and the body too big; a GET and other paths are not.
+	var refused []string
+	for _, e := range run.events.kinds(Warning) {
+		refused = append(refused, e.Message)
+	}
+	if len(refused) != 2 || !strings.Contains(refused[0], `(415 Unsupported Media Type): Content-Type "text/plain" is not application/json`) ||
+		!strings.Contains(refused[1], "(413 Request Entity Too Large): body over the 1048576-byte limit") {
+		t.Errorf("warnings %q", refused)
+	}
 }
 
 func TestRunMaxDeliveriesAndJSON(t *testing.T) {

@@ -48,6 +48,10 @@ type RawOptions struct {
 	MaxBody int64
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OnRefused, when set, hears of each POST to the secret path that the
+	// front door answered itself (415, 413, 400): what the sender meant as a
+	// delivery but never reached handle. reason is one safe line.
+	OnRefused func(code int, reason string)
 }
 
 // RawReceiver applies the Receiver's checks, then hands each delivery, raw,
@@ -57,6 +61,7 @@ type RawReceiver struct {
 	maxBody int64
 	now     func() time.Time
 	handle  func(context.Context, http.ResponseWriter, *RawDelivery)
+	refused func(code int, reason string)
 }
 
 // NewRawReceiver returns a receiver on a fresh random path that calls handle
@@ -66,7 +71,7 @@ type RawReceiver struct {
 // sender hangs up or the server closes the connection (Server.Close after
 // its grace), so that work done for the delivery stops with it.
 func NewRawReceiver(o RawOptions, handle func(context.Context, http.ResponseWriter, *RawDelivery)) *RawReceiver {
-	r := &RawReceiver{path: newPath(), maxBody: o.MaxBody, now: o.Now, handle: handle}
+	r := &RawReceiver{path: newPath(), maxBody: o.MaxBody, now: o.Now, handle: handle, refused: o.OnRefused}
 	if r.maxBody <= 0 {
 		r.maxBody = 1 << 20
 	}
@@ -97,6 +102,12 @@ func (r *RawReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if code == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
 			w.Header().Set("Connection", "close")
+		} else {
+			ct := req.Header.Get("Content-Type")
+			if len(ct) > 60 {
+				ct = ct[:60]
+			}
+			r.refuse(code, "Content-Type "+strconv.Quote(ct)+" is not application/json")
 		}
 		reply(w, code)
 		return
@@ -105,13 +116,21 @@ func (r *RawReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			r.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the %d-byte limit", r.maxBody))
 			reply(w, http.StatusRequestEntityTooLarge)
 		} else {
+			r.refuse(http.StatusBadRequest, "reading the body: "+strconv.Quote(shortErr(err)))
 			reply(w, http.StatusBadRequest)
 		}
 		return
 	}
 	r.handle(req.Context(), w, &RawDelivery{Header: req.Header.Clone(), Body: body, ReceivedAt: r.now()})
+}
+
+func (r *RawReceiver) refuse(code int, reason string) {
+	if r.refused != nil {
+		r.refused(code, reason)
+	}
 }
 
 // Record wraps r so that keep sees every delivery r accepted as verified
