@@ -74,6 +74,9 @@ type Forward struct {
 	Code    int           `json:"code"`
 	Latency time.Duration `json:"-"`
 	Error   string        `json:"error,omitempty"`
+	// Location is where a 3xx answer points (resolved against the URL);
+	// redirects are not followed, as a webhook sender does not follow them.
+	Location string `json:"location,omitempty"`
 }
 
 // OK reports whether the target answered 2xx.

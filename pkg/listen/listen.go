@@ -268,14 +268,24 @@ func Deliver(ctx context.Context, c *http.Client, target string, raw *webhook.Ra
 		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		_ = resp.Body.Close()
 		f.Code = resp.StatusCode
+		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			if u, perr := req.URL.Parse(loc); perr == nil {
+				f.Location = u.String()
+			}
+		}
 		if err != nil && !f.OK() {
 			err = nil // the code is what counts; a cut-off error page is no news
 		}
 	}
 	f.Latency = time.Since(start)
 	if err != nil {
-		f.Code = 0
+		// A 2xx whose body never ended is no answer for a sender either: it
+		// would time out or see the connection break, and retry.
 		f.Error = describeErr(err, timeout)
+		if f.Code != 0 {
+			f.Error = fmt.Sprintf("answered %d but its body did not end: %s", f.Code, f.Error)
+		}
+		f.Code = 0
 	}
 	return f
 }

@@ -926,3 +926,62 @@ func TestSaveBounds(t *testing.T) {
 		t.Errorf("warnings %+v", w)
 	}
 }
+
+// TestDeliverReportsHowTheAppAnswered: what the user sees about an app's
+// odd answers says what happened: where a redirect points (not followed),
+// and a 2xx whose body never ended (no answer for a sender: 502).
+func TestDeliverReportsHowTheAppAnswered(t *testing.T) {
+	noLeaks(t)
+	d := &webhook.RawDelivery{Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{}`)}
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		code    int
+		errHas  string
+		loc     string
+	}{
+		{"redirect, relative", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", "/webhooks/")
+			w.WriteHeader(http.StatusPermanentRedirect)
+		}, 308, "", "/webhooks/"},
+		{"200 then a body that drips past the timeout", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(200)
+			for {
+				if _, err := w.Write([]byte("x")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}, 0, "answered 200 but its body did not end: no answer within 300ms", ""},
+		{"200 then the connection breaks mid-body", func(w http.ResponseWriter, r *http.Request) {
+			c, _, _ := w.(http.Hijacker).Hijack()
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"))
+			c.Close()
+		}, 0, "answered 200 but its body did not end: unexpected EOF", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := httptest.NewServer(tc.handler)
+			defer app.Close()
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			f := Deliver(context.Background(), c, app.URL+"/webhooks", d, 300*time.Millisecond, "t")
+			if f.Code != tc.code || !strings.Contains(f.Error, tc.errHas) || (tc.errHas == "" && f.Error != "") {
+				t.Errorf("forward %+v, want code %d error %q", f, tc.code, tc.errHas)
+			}
+			if want := ""; tc.loc != "" {
+				want = app.URL + tc.loc
+				if f.Location != want {
+					t.Errorf("location %q, want %q", f.Location, want)
+				}
+			} else if f.Location != want {
+				t.Errorf("location %q", f.Location)
+			}
+		})
+	}
+}

@@ -122,7 +122,11 @@ func (r *ListenRenderer) forwarded(f listen.Forward) string {
 	} else {
 		code = r.st.Error.Render(code)
 	}
-	return fmt.Sprintf("<-- %s POST %s (%s)", code, f.URL, latency(f.Latency))
+	line := fmt.Sprintf("<-- %s POST %s (%s)", code, f.URL, latency(f.Latency))
+	if f.Location != "" {
+		line += r.st.Muted.Render(" redirects to " + redact.OneLine(f.Location, 200) + ", not followed: forward there instead")
+	}
+	return line
 }
 
 // answered says what the sender got when the forward lines do not show it.

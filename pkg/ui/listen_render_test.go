@@ -48,6 +48,9 @@ func TestListenRenderer(t *testing.T) {
 		{"app 500", []listen.Event{
 			{Kind: listen.Forwarded, Forward: &listen.Forward{URL: hook, Code: 500, Latency: 1500 * time.Millisecond}},
 		}, []string{"<-- [500] POST http://localhost:3000/webhooks (1500 ms)"}},
+		{"app redirects", []listen.Event{
+			{Kind: listen.Forwarded, Forward: &listen.Forward{URL: hook, Code: 308, Location: "http://localhost:3000/webhooks/\x1b[2J", Latency: time.Millisecond}},
+		}, []string{"<-- [308] POST http://localhost:3000/webhooks (1 ms) redirects to http://localhost:3000/webhooks/ [2J, not followed: forward there instead"}},
 		{"rejected", []listen.Event{
 			{Kind: listen.Received, Delivery: &listen.Delivery{RequestID: "r1", Status: "nsfw", Signed: true, Rejected: "no matching signature"}},
 			{Kind: listen.Answered, Delivery: &listen.Delivery{Rejected: "no matching signature", Answer: 401}},

@@ -18,6 +18,7 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/listen"
+	"github.com/hf-cli/hf/pkg/redact"
 	whk "github.com/hf-cli/hf/pkg/webhook"
 )
 
@@ -188,13 +189,19 @@ type HandlerError struct {
 	URL  string
 	Code int
 	Err  string
+	// Location is where a 3xx answer points.
+	Location string
 }
 
 func (e *HandlerError) Error() string {
 	if e.Code == 0 {
 		return fmt.Sprintf("%s: %s", e.URL, e.Err)
 	}
-	return fmt.Sprintf("%s answered %d %s", e.URL, e.Code, http.StatusText(e.Code))
+	msg := fmt.Sprintf("%s answered %d %s", e.URL, e.Code, http.StatusText(e.Code))
+	if e.Location != "" {
+		msg += " to " + redact.OneLine(e.Location, 200) + " (redirects are not followed: send there instead)"
+	}
+	return msg
 }
 
 // deliver sends d, prints the answer's code, and fails unless it is 2xx.
@@ -210,7 +217,7 @@ func deliver(ctx context.Context, ios *iostreams.IOStreams, url string, d *whk.R
 		fmt.Fprintln(ios.Out, f.Code)
 	}
 	if !f.OK() {
-		return &HandlerError{URL: url, Code: f.Code, Err: f.Error}
+		return &HandlerError{URL: url, Code: f.Code, Err: f.Error, Location: f.Location}
 	}
 	fmt.Fprintf(ios.ErrOut, "hf: %s answered %d in %s\n", url, f.Code, f.Latency.Round(time.Millisecond))
 	return nil

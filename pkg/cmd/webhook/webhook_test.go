@@ -95,3 +95,18 @@ func TestNewCmdReplayFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestHandlerErrorSaysWhereARedirectPoints(t *testing.T) {
+	for _, tc := range []struct {
+		e    webhook.HandlerError
+		want string
+	}{
+		{webhook.HandlerError{URL: "http://a/w", Code: 500}, "http://a/w answered 500 Internal Server Error"},
+		{webhook.HandlerError{URL: "http://a/w", Code: 308, Location: "http://a/w/"}, "http://a/w answered 308 Permanent Redirect to http://a/w/ (redirects are not followed: send there instead)"},
+		{webhook.HandlerError{URL: "http://a/w", Err: "no answer within 1s"}, "http://a/w: no answer within 1s"},
+	} {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("%q, want %q", got, tc.want)
+		}
+	}
+}
