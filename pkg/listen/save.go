@@ -117,6 +117,24 @@ func (s *saver) save(d *webhook.RawDelivery, rejected bool, warn func(string)) (
 	return path, err
 }
 
+// CheckWritable reports whether WriteFileAtomic(path) can create its
+// temporary file, with the error WriteFileAtomic would return; it leaves
+// nothing behind. It lets a command fail on a bad output path before it
+// spends anything (an ngrok session) on the way there.
+func CheckWritable(path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name)
+}
+
 // WriteFileAtomic writes data to a temporary file beside path, syncs it and
 // renames it to path, so that a reader sees the old file or the whole new
 // one, never a part.

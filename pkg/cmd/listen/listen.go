@@ -120,6 +120,11 @@ func listenRun(ctx context.Context, opts *Options) error {
 		return &cmdutil.FlagError{Err: errors.New("hf listen needs a public endpoint"),
 			Hint: "set NGROK_AUTHTOKEN (https://dashboard.ngrok.com/get-started/your-authtoken), or pass --webhook-url URL --listen ADDR"}
 	}
+	if opts.ReadyFile != "" {
+		if err := listen.CheckWritable(opts.ReadyFile); err != nil {
+			return fmt.Errorf("--ready-file: %w", err)
+		}
+	}
 	r := ui.NewListenRenderer(opts.IO.Out, opts.IO.ErrOut, opts.IO.ErrStyles(), opts.JSON)
 	relay, err := listen.New(listen.Options{
 		Secret: s.Secret, Targets: opts.ForwardTo, Timeout: opts.ForwardTimeout, SaveDir: opts.SaveDir,
