@@ -45,6 +45,9 @@ func TestListenRenderer(t *testing.T) {
 		{"a body that tries to drive the terminal", []listen.Event{
 			{Kind: listen.Received, Delivery: &listen.Delivery{RequestID: "\x1b]0;pwned\x07r1\nfake line", Status: "completed\x1b[2J"}},
 		}, []string{"--> completed [2J ]0;pwned …  [unverified]"}},
+		{"a target with credentials", []listen.Event{
+			{Kind: listen.Forwarded, Forward: &listen.Forward{URL: "https://u:pw@h.example/hf/0123456789abcdef0123456789abcdef?key=k3y", Code: 200, Latency: time.Millisecond}},
+		}, []string{"<-- [200] POST https://h.example/hf/REDACTED?key=REDACTED (1 ms)"}},
 		{"app 500", []listen.Event{
 			{Kind: listen.Forwarded, Forward: &listen.Forward{URL: hook, Code: 500, Latency: 1500 * time.Millisecond}},
 		}, []string{"<-- [500] POST http://localhost:3000/webhooks (1500 ms)"}},

@@ -18,6 +18,7 @@ import (
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/listen"
+	"github.com/hf-cli/hf/pkg/redact"
 	"github.com/hf-cli/hf/pkg/tunnel"
 	"github.com/hf-cli/hf/pkg/ui"
 )
@@ -184,7 +185,11 @@ func readyLine(provider, public string, opts *Options, signed bool) string {
 	if len(opts.ForwardTo) == 0 {
 		b.WriteString("showing deliveries (no --forward-to)")
 	} else {
-		b.WriteString("forwarding to " + strings.Join(opts.ForwardTo, ", "))
+		shown := make([]string, len(opts.ForwardTo))
+		for i, t := range opts.ForwardTo {
+			shown[i] = redact.URL(t)
+		}
+		b.WriteString("forwarding to " + strings.Join(shown, ", "))
 	}
 	if !signed {
 		b.WriteString("; HF_WEBHOOK_SECRET unset: deliveries are not verified")

@@ -184,7 +184,8 @@ func replayRun(ctx context.Context, opts *ReplayOptions) error {
 	return deliver(ctx, opts.IO, opts.To, d, opts.Timeout, opts.Version)
 }
 
-// HandlerError: the handler did not answer 2xx (exit code 1).
+// HandlerError: the handler did not answer 2xx (exit code 1). Its message
+// shows URLs without userinfo, query values or an hf secret path.
 type HandlerError struct {
 	URL  string
 	Code int
@@ -194,12 +195,13 @@ type HandlerError struct {
 }
 
 func (e *HandlerError) Error() string {
+	u := redact.URL(e.URL)
 	if e.Code == 0 {
-		return fmt.Sprintf("%s: %s", e.URL, e.Err)
+		return fmt.Sprintf("%s: %s", u, e.Err)
 	}
-	msg := fmt.Sprintf("%s answered %d %s", e.URL, e.Code, http.StatusText(e.Code))
+	msg := fmt.Sprintf("%s answered %d %s", u, e.Code, http.StatusText(e.Code))
 	if e.Location != "" {
-		msg += " to " + redact.OneLine(e.Location, 200) + " (redirects are not followed: send there instead)"
+		msg += " to " + redact.URL(e.Location) + " (redirects are not followed: send there instead)"
 	}
 	return msg
 }
@@ -219,6 +221,6 @@ func deliver(ctx context.Context, ios *iostreams.IOStreams, url string, d *whk.R
 	if !f.OK() {
 		return &HandlerError{URL: url, Code: f.Code, Err: f.Error, Location: f.Location}
 	}
-	fmt.Fprintf(ios.ErrOut, "hf: %s answered %d in %s\n", url, f.Code, f.Latency.Round(time.Millisecond))
+	fmt.Fprintf(ios.ErrOut, "hf: %s answered %d in %s\n", redact.URL(url), f.Code, f.Latency.Round(time.Millisecond))
 	return nil
 }

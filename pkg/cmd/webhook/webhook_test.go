@@ -110,3 +110,10 @@ func TestHandlerErrorSaysWhereARedirectPoints(t *testing.T) {
 		}
 	}
 }
+
+func TestHandlerErrorHidesSecrets(t *testing.T) {
+	e := &webhook.HandlerError{URL: "https://user:pw@h.example/hf/0123456789abcdef0123456789abcdef?token=t0k", Code: 401}
+	if got := e.Error(); strings.Contains(got, "0123456789abcdef") || strings.Contains(got, "pw") || strings.Contains(got, "t0k") {
+		t.Errorf("%q", got)
+	}
+}
