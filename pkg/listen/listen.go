@@ -121,11 +121,20 @@ func New(o Options) (*Relay, error) {
 	return r, nil
 }
 
-// ParseTarget accepts a --forward-to URL: absolute http or https.
+// ParseTarget accepts a --forward-to URL: absolute http or https, or, as
+// stripe listen --forward-to takes it, host:port/path without a scheme
+// (http is meant: localhost:3000/webhooks).
 func ParseTarget(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q: want an absolute http:// or https:// URL, e.g. http://localhost:3000/webhooks", raw)
+		return nil, fmt.Errorf("%q: want an http:// or https:// URL, or host:port/path, e.g. localhost:3000/webhooks", raw)
+	}
+	if u.Hostname() == "" {
+		u.Host = "localhost" + u.Host // :3000/webhooks
 	}
 	return u, nil
 }

@@ -567,8 +567,31 @@ func TestSampleAndSend(t *testing.T) {
 	if _, err := NewDelivery(body, "not-a-secret", time.Now()); err == nil {
 		t.Error("malformed secret accepted")
 	}
-	if _, err := Send(context.Background(), nil, "localhost:3000", d, time.Second, ""); err == nil {
-		t.Error("a URL without scheme accepted")
+	if _, err := Send(context.Background(), nil, "mailto:x", d, time.Second, ""); err == nil {
+		t.Error("a URL that is not http accepted")
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"http://localhost:3000/webhooks", "http://localhost:3000/webhooks"},
+		{"https://h.example/x?a=1", "https://h.example/x?a=1"},
+		{"localhost:3000/webhooks", "http://localhost:3000/webhooks"},
+		{"127.0.0.1:4242/webhook", "http://127.0.0.1:4242/webhook"},
+		{":3000/x", "http://localhost:3000/x"},
+		{"[::1]:3000/x", "http://[::1]:3000/x"},
+		{"ftp://h/x", ""},
+		{"mailto:x", ""},
+		{"", ""},
+		{"http://", ""},
+	} {
+		u, err := ParseTarget(tc.in)
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("ParseTarget(%q) = %s, want an error", tc.in, u)
+		case tc.want != "" && (err != nil || u.String() != tc.want):
+			t.Errorf("ParseTarget(%q) = %v, %v; want %s", tc.in, u, err, tc.want)
+		}
 	}
 }
 
@@ -576,8 +599,9 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	for _, o := range []Options{
 		{Secret: "whsec_not base64!"},
 		{Secret: "abc"},
-		{Targets: []string{"localhost:3000/webhooks"}},
+		{Targets: []string{"mailto:x"}},
 		{Targets: []string{"ftp://host/x"}},
+		{Targets: []string{"http://"}},
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) succeeded", o)

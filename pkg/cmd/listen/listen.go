@@ -71,10 +71,12 @@ unverified. If the tunnel drops, hf says so and ngrok reconnects; after
   hf listen --webhook-url https://hooks.example.com --listen :8080 --forward-to http://localhost:3000/webhooks`,
 		Args: cmdutil.ExactArgs(0, "listen takes no arguments; forward with --forward-to URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, t := range opts.ForwardTo {
-				if _, err := listen.ParseTarget(t); err != nil {
+			for i, t := range opts.ForwardTo {
+				u, err := listen.ParseTarget(t)
+				if err != nil {
 					return cmdutil.FlagErrorf("--forward-to %v", err)
 				}
+				opts.ForwardTo[i] = u.String() // localhost:3000/x is http://localhost:3000/x
 			}
 			switch {
 			case opts.MaxDeliveries < 0:
@@ -91,7 +93,7 @@ unverified. If the tunnel drops, hf says so and ngrok reconnects; after
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&opts.ForwardTo, "forward-to", nil, "forward each delivery to this URL (repeat to fan out); none: only show and acknowledge")
+	fl.StringArrayVar(&opts.ForwardTo, "forward-to", nil, "forward each delivery to this URL (http(s)://…, or host:port/path meaning http; repeat to fan out); none: only show and acknowledge")
 	fl.StringVar(&opts.WebhookURL, "webhook-url", "", "public URL that reaches --listen (instead of ngrok); hf appends its own secret path")
 	fl.StringVar(&opts.Listen, "listen", "", "local address behind --webhook-url, e.g. :8080")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per delivery on stdout (NDJSON) after the URL line")

@@ -68,9 +68,11 @@ printed on stdout; the exit code is 0 for a 2xx answer, else 1.`,
 		Args: cmdutil.ExactArgs(1, "send needs the handler's URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
-			if _, err := listen.ParseTarget(opts.URL); err != nil {
+			u, err := listen.ParseTarget(opts.URL)
+			if err != nil {
 				return cmdutil.FlagErrorf("URL %v", err)
 			}
+			opts.URL = u.String()
 			switch opts.Status {
 			case higgsfield.StatusCompleted, higgsfield.StatusFailed, higgsfield.StatusNSFW:
 			case "":
@@ -156,9 +158,11 @@ printed on stdout; the exit code is 0 for a 2xx answer, else 1.`,
 			if opts.To == "" {
 				return cmdutil.FlagErrorf("--to URL is required: the handler to send the delivery to")
 			}
-			if _, err := listen.ParseTarget(opts.To); err != nil {
+			u, err := listen.ParseTarget(opts.To)
+			if err != nil {
 				return cmdutil.FlagErrorf("--to %v", err)
 			}
+			opts.To = u.String()
 			if opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("--timeout must be positive")
 			}
