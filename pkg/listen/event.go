@@ -60,7 +60,8 @@ type Delivery struct {
 	// Rejected is why a delivery was refused (answered 401, not forwarded).
 	Rejected string    `json:"rejected,omitempty"`
 	Forwards []Forward `json:"forwards"`
-	// Answer is the status code the sender got.
+	// Answer is the status code the sender got; 0 when it got none (it
+	// hung up, or hf stopped with the forward still waiting).
 	Answer int `json:"answer"`
 	// Saved is the file the delivery was written to (--save).
 	Saved string `json:"saved,omitempty"`

@@ -214,10 +214,14 @@ func (r *Relay) handle(ctx context.Context, w http.ResponseWriter, raw *webhook.
 		d.Forwards = r.forwardAll(ctx, raw, d)
 		d.Answer = answer(d.Forwards)
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(d.Answer)
-	_, _ = io.WriteString(w, http.StatusText(d.Answer)+"\n")
+	if ctx.Err() == nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(d.Answer)
+		_, _ = io.WriteString(w, http.StatusText(d.Answer)+"\n")
+	} else {
+		d.Answer = 0 // the connection is gone: the sender got no answer, and retries
+	}
 	r.emit(Event{Kind: Answered, Delivery: d.clone()})
 	r.count.Add(1)
 	select {

@@ -802,6 +802,9 @@ func TestRunStopsDuringAHungForward(t *testing.T) {
 	if len(fwd) != 1 {
 		t.Fatalf("%d Forwarded events, want 1", len(fwd))
 	}
+	if ans := run.events.kinds(Answered); len(ans) != 1 || ans[0].Delivery.Answer != 0 {
+		t.Errorf("answered %+v, want one with no answer (0): the connection is closed", ans)
+	}
 	for _, e := range fwd {
 		if e.Forward.Code != 0 || !strings.Contains(e.Forward.Error, "abandoned") {
 			t.Errorf("forward %+v", e.Forward)

@@ -139,6 +139,8 @@ func (r *ListenRenderer) answered(d *listen.Delivery) string {
 		return fmt.Sprintf("<-- %s acknowledged (no --forward-to)", r.st.Success.Render(fmt.Sprintf("[%d]", d.Answer)))
 	case d.Answer == http.StatusBadGateway:
 		return r.st.Muted.Render("    answered 502: Higgsfield will retry this delivery")
+	case d.Answer == 0:
+		return r.st.Muted.Render("    no answer sent (the connection closed): Higgsfield will retry this delivery")
 	}
 	return ""
 }

@@ -58,6 +58,9 @@ func TestListenRenderer(t *testing.T) {
 			{Kind: listen.Received, Delivery: &listen.Delivery{RequestID: "r1", Status: "nsfw", Signed: true, Rejected: "no matching signature"}},
 			{Kind: listen.Answered, Delivery: &listen.Delivery{Rejected: "no matching signature", Answer: 401}},
 		}, []string{"--> nsfw r1  [rejected: no matching signature]", "<-- [401] not forwarded"}},
+		{"abandoned at Ctrl-C", []listen.Event{
+			{Kind: listen.Answered, Delivery: &listen.Delivery{Forwards: []listen.Forward{{URL: hook, Error: "abandoned"}}, Answer: 0}},
+		}, []string{"    no answer sent (the connection closed): Higgsfield will retry this delivery"}},
 		{"inspector", []listen.Event{
 			{Kind: listen.Answered, Delivery: &listen.Delivery{Verified: true, Answer: 200, Forwards: []listen.Forward{}}},
 		}, []string{"<-- [200] acknowledged (no --forward-to)"}},
