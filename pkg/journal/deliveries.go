@@ -102,7 +102,8 @@ func (j *Journal) Deliveries(id string) ([]Kept, error) {
 
 // SafeName makes s (an id from the network) a file name: letters, digits,
 // '.', '_' and '-' are kept, anything else becomes '_' and adds a hash
-// suffix so that two names never collide; no leading dot, at most 113 bytes.
+// suffix so that two names never collide; no leading dot or dash (no hidden
+// file, nothing a shell command takes for an option), at most 116 bytes.
 func SafeName(s string) string {
 	safe := strings.Map(func(r rune) rune {
 		switch {
@@ -111,11 +112,14 @@ func SafeName(s string) string {
 		}
 		return '_'
 	}, s)
-	safe = strings.TrimLeft(safe, ".")
+	safe = strings.TrimLeft(safe, ".-")
 	if len(safe) > 100 {
 		safe = safe[:100]
 	}
 	if safe != s || safe == "" {
+		if safe == "" {
+			safe = "id"
+		}
 		sum := sha256.Sum256([]byte(s))
 		safe += "-" + hex.EncodeToString(sum[:6])
 	}

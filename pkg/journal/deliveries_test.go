@@ -70,3 +70,21 @@ func TestKeepDeliveries(t *testing.T) {
 		t.Error("kept without a request id")
 	}
 }
+
+// TestSafeNameNeverLooksLikeAnOption: a name from the network never starts
+// with '-' or '.', so that no shell command over the files (rm *, tar *)
+// takes one for an option, and no file is hidden.
+func TestSafeNameNeverLooksLikeAnOption(t *testing.T) {
+	for _, s := range []string{"", ".", "..", "-rf", "--", "-", ".-x", "/x", "msg_1"} {
+		got := SafeName(s)
+		if got == "" || strings.HasPrefix(got, "-") || strings.HasPrefix(got, ".") || strings.ContainsAny(got, `/\`) {
+			t.Errorf("SafeName(%q) = %q", s, got)
+		}
+	}
+	if SafeName("msg_1") != "msg_1" {
+		t.Errorf("a plain id changed: %q", SafeName("msg_1"))
+	}
+	if SafeName("-rf") == SafeName("rf") {
+		t.Error("two names collide")
+	}
+}

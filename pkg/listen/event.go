@@ -60,7 +60,8 @@ type Delivery struct {
 	// Rejected is why a delivery was refused (answered 401, not forwarded).
 	Rejected string    `json:"rejected,omitempty"`
 	Forwards []Forward `json:"forwards"`
-	// Answer is the status code the sender got.
+	// Answer is the status code the sender got; 0 when it got none (it
+	// hung up, or hf stopped with the forward still waiting).
 	Answer int `json:"answer"`
 	// Saved is the file the delivery was written to (--save).
 	Saved string `json:"saved,omitempty"`
@@ -74,6 +75,9 @@ type Forward struct {
 	Code    int           `json:"code"`
 	Latency time.Duration `json:"-"`
 	Error   string        `json:"error,omitempty"`
+	// Location is where a 3xx answer points (resolved against the URL);
+	// redirects are not followed, as a webhook sender does not follow them.
+	Location string `json:"location,omitempty"`
 }
 
 // OK reports whether the target answered 2xx.

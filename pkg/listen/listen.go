@@ -49,8 +49,12 @@ type Options struct {
 	Tolerance time.Duration
 	// MaxBody bounds a delivery's body (default 1 MiB).
 	MaxBody int64
-	// SaveDir, when set, receives every delivery as <webhook-id>.http.
+	// SaveDir, when set, receives every delivery as <webhook-id>.http, the
+	// rejected ones under SaveDir/rejected; New creates it.
 	SaveDir string
+	// SaveLimit bounds the bytes saved to SaveDir by this relay (default
+	// DefaultSaveLimit).
+	SaveLimit int64
 	// Client sends the forwards (default: a client of its own that does not
 	// follow redirects).
 	Client *http.Client
@@ -68,6 +72,7 @@ type Relay struct {
 	key     []byte // the decoded secret; nil without one
 	targets []*url.URL
 	raw     *webhook.RawReceiver
+	saver   *saver
 	client  *http.Client
 	ownTr   *http.Transport
 	emitMu  sync.Mutex
@@ -93,6 +98,12 @@ func New(o Options) (*Relay, error) {
 		}
 		r.targets = append(r.targets, u)
 	}
+	if o.SaveDir != "" {
+		if err := PrepareSaveDir(o.SaveDir); err != nil {
+			return nil, fmt.Errorf("--save: %w", err)
+		}
+		r.saver = &saver{dir: o.SaveDir, limit: cmp.Or(o.SaveLimit, DefaultSaveLimit)}
+	}
 	r.o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
 	r.o.UserAgent = cmp.Or(o.UserAgent, "hf-listen")
 	if r.o.Now == nil {
@@ -106,15 +117,24 @@ func New(o Options) (*Relay, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	r.raw = webhook.NewRawReceiver(webhook.RawOptions{MaxBody: o.MaxBody, Now: r.o.Now}, r.handle)
+	r.raw = webhook.NewRawReceiver(webhook.RawOptions{MaxBody: o.MaxBody, Now: r.o.Now, OnRefused: r.refused}, r.handle)
 	return r, nil
 }
 
-// ParseTarget accepts a --forward-to URL: absolute http or https.
+// ParseTarget accepts a --forward-to URL: absolute http or https, or, as
+// stripe listen --forward-to takes it, host:port/path without a scheme
+// (http is meant: localhost:3000/webhooks).
 func ParseTarget(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q: want an absolute http:// or https:// URL, e.g. http://localhost:3000/webhooks", raw)
+		return nil, fmt.Errorf("%q: want an http:// or https:// URL, or host:port/path, e.g. localhost:3000/webhooks", raw)
+	}
+	if u.Hostname() == "" {
+		u.Host = "localhost" + u.Host // :3000/webhooks
 	}
 	return u, nil
 }
@@ -152,16 +172,18 @@ func (r *Relay) emit(e Event) {
 	r.o.Emit(e)
 }
 
+// refused reports a POST to the secret path that never became a delivery
+// (wrong Content-Type, body too big or cut off): the sender meant one, and
+// the user would otherwise see nothing.
+func (r *Relay) refused(code int, reason string) {
+	r.emit(Event{Kind: Warning, Message: fmt.Sprintf("refused a POST to the webhook path (%d %s): %s; not forwarded", code, http.StatusText(code), reason)})
+}
+
 // handle runs receive → verify → forward → answer for one delivery.
-func (r *Relay) handle(w http.ResponseWriter, raw *webhook.RawDelivery) {
+// ctx is the request's: a forward still running when the sender hangs up or
+// hf stops (the server's grace over) is abandoned.
+func (r *Relay) handle(ctx context.Context, w http.ResponseWriter, raw *webhook.RawDelivery) {
 	d := describe(raw)
-	if r.o.SaveDir != "" {
-		path, err := Save(r.o.SaveDir, raw)
-		if err != nil {
-			r.emit(Event{Kind: Warning, Message: "could not save the delivery: " + err.Error()})
-		}
-		d.Saved = path
-	}
 	if r.key != nil {
 		if err := signature.VerifyKey(r.key, raw.Header, raw.Body, raw.ReceivedAt, r.o.Tolerance); err != nil {
 			d.Rejected = strings.TrimPrefix(err.Error(), signature.ErrUnverified.Error()+": ")
@@ -171,6 +193,13 @@ func (r *Relay) handle(w http.ResponseWriter, raw *webhook.RawDelivery) {
 	}
 	if d.Rejected == "" && !json.Valid(raw.Body) {
 		d.Rejected = "the body is not JSON"
+	}
+	if r.saver != nil {
+		path, err := r.saver.save(raw, d.Rejected != "", func(msg string) { r.emit(Event{Kind: Warning, Message: msg}) })
+		if err != nil {
+			r.emit(Event{Kind: Warning, Message: "could not save the delivery: " + err.Error()})
+		}
+		d.Saved = path
 	}
 	r.emit(Event{Kind: Received, Delivery: d.clone()})
 
@@ -182,13 +211,17 @@ func (r *Relay) handle(w http.ResponseWriter, raw *webhook.RawDelivery) {
 	case len(r.targets) == 0:
 		d.Answer = http.StatusOK
 	default:
-		d.Forwards = r.forwardAll(raw, d)
+		d.Forwards = r.forwardAll(ctx, raw, d)
 		d.Answer = answer(d.Forwards)
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(d.Answer)
-	_, _ = io.WriteString(w, http.StatusText(d.Answer)+"\n")
+	if ctx.Err() == nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(d.Answer)
+		_, _ = io.WriteString(w, http.StatusText(d.Answer)+"\n")
+	} else {
+		d.Answer = 0 // the connection is gone: the sender got no answer, and retries
+	}
 	r.emit(Event{Kind: Answered, Delivery: d.clone()})
 	r.count.Add(1)
 	select {
@@ -210,12 +243,12 @@ func answer(fs []Forward) int {
 
 // forwardAll sends the delivery to every target at once and returns their
 // answers in target order.
-func (r *Relay) forwardAll(raw *webhook.RawDelivery, d *Delivery) []Forward {
+func (r *Relay) forwardAll(ctx context.Context, raw *webhook.RawDelivery, d *Delivery) []Forward {
 	out := make([]Forward, len(r.targets))
 	var wg sync.WaitGroup
 	for i, t := range r.targets {
 		wg.Go(func() {
-			out[i] = Deliver(context.Background(), r.client, t.String(), raw, r.o.Timeout, r.o.UserAgent)
+			out[i] = Deliver(ctx, r.client, t.String(), raw, r.o.Timeout, r.o.UserAgent)
 			f := out[i]
 			r.emit(Event{Kind: Forwarded, Delivery: d.clone(), Forward: &f})
 		})
@@ -248,14 +281,24 @@ func Deliver(ctx context.Context, c *http.Client, target string, raw *webhook.Ra
 		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		_ = resp.Body.Close()
 		f.Code = resp.StatusCode
+		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			if u, perr := req.URL.Parse(loc); perr == nil {
+				f.Location = u.String()
+			}
+		}
 		if err != nil && !f.OK() {
 			err = nil // the code is what counts; a cut-off error page is no news
 		}
 	}
 	f.Latency = time.Since(start)
 	if err != nil {
-		f.Code = 0
+		// A 2xx whose body never ended is no answer for a sender either: it
+		// would time out or see the connection break, and retry.
 		f.Error = describeErr(err, timeout)
+		if f.Code != 0 {
+			f.Error = fmt.Sprintf("answered %d but its body did not end: %s", f.Code, f.Error)
+		}
+		f.Code = 0
 	}
 	return f
 }
@@ -266,6 +309,8 @@ func describeErr(err error, timeout time.Duration) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		return fmt.Sprintf("no answer within %s", timeout)
+	case errors.Is(err, context.Canceled):
+		return "abandoned: the sender hung up or hf is stopping"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused (is the app running?)"
 	}

@@ -379,6 +379,16 @@ func TestRelayRefusesWhatIsNotADelivery(t *testing.T) {
 	if n := len(a.requests()); n != 0 {
 		t.Errorf("the app got %d requests", n)
 	}
+	// What the sender meant as a delivery and the front door refused is
+	// shown: the wrong type and the body too big; a GET and other paths are not.
+	var refused []string
+	for _, e := range run.events.kinds(Warning) {
+		refused = append(refused, e.Message)
+	}
+	if len(refused) != 2 || !strings.Contains(refused[0], `(415 Unsupported Media Type): Content-Type "text/plain" is not application/json`) ||
+		!strings.Contains(refused[1], "(413 Request Entity Too Large): body over the 1048576-byte limit") {
+		t.Errorf("warnings %q", refused)
+	}
 }
 
 func TestRunMaxDeliveriesAndJSON(t *testing.T) {
@@ -557,8 +567,31 @@ func TestSampleAndSend(t *testing.T) {
 	if _, err := NewDelivery(body, "not-a-secret", time.Now()); err == nil {
 		t.Error("malformed secret accepted")
 	}
-	if _, err := Send(context.Background(), nil, "localhost:3000", d, time.Second, ""); err == nil {
-		t.Error("a URL without scheme accepted")
+	if _, err := Send(context.Background(), nil, "mailto:x", d, time.Second, ""); err == nil {
+		t.Error("a URL that is not http accepted")
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"http://localhost:3000/webhooks", "http://localhost:3000/webhooks"},
+		{"https://h.example/x?a=1", "https://h.example/x?a=1"},
+		{"localhost:3000/webhooks", "http://localhost:3000/webhooks"},
+		{"127.0.0.1:4242/webhook", "http://127.0.0.1:4242/webhook"},
+		{":3000/x", "http://localhost:3000/x"},
+		{"[::1]:3000/x", "http://[::1]:3000/x"},
+		{"ftp://h/x", ""},
+		{"mailto:x", ""},
+		{"", ""},
+		{"http://", ""},
+	} {
+		u, err := ParseTarget(tc.in)
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("ParseTarget(%q) = %s, want an error", tc.in, u)
+		case tc.want != "" && (err != nil || u.String() != tc.want):
+			t.Errorf("ParseTarget(%q) = %v, %v; want %s", tc.in, u, err, tc.want)
+		}
 	}
 }
 
@@ -566,8 +599,9 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	for _, o := range []Options{
 		{Secret: "whsec_not base64!"},
 		{Secret: "abc"},
-		{Targets: []string{"localhost:3000/webhooks"}},
+		{Targets: []string{"mailto:x"}},
 		{Targets: []string{"ftp://host/x"}},
+		{Targets: []string{"http://"}},
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) succeeded", o)
@@ -678,5 +712,303 @@ func TestRunWarnsWhenThePublicURLDoesNotAnswerHere(t *testing.T) {
 	w := run.events.kinds(Warning)
 	if len(w) != 1 || !strings.Contains(w[0].Message, "did not answer from this host") {
 		t.Errorf("warnings %+v", w)
+	}
+}
+
+// TestLoadRefusesWhatIsNoDelivery: a file that is not a saved delivery is
+// refused quickly, without reading it all into memory, without blocking on
+// a pipe, and with a one-line error however long its junk line is.
+func TestLoadRefusesWhatIsNoDelivery(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	huge := filepath.Join(dir, "huge.http")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: 1 GiB of zeros on disk costs nothing, in memory it would.
+	if err := f.Truncate(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fifo := filepath.Join(dir, "fifo.http")
+	mkfifo(t, fifo)
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"a GiB of zeros", huge, "over the"},
+		{"a long junk line under the size limit", write("junk.http", bytes.Repeat([]byte{0}, 4<<20)), "not a saved delivery"},
+		{"a long request line", write("line.http", append([]byte("POST /"), bytes.Repeat([]byte("a"), 1<<20)...)), "not a saved delivery"},
+		{"a directory", dir, "not a regular file"},
+		{"a pipe", fifo, "not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { _, err := Load(tc.path); done <- err }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("Load: %v, want %q", err, tc.want)
+				}
+				if n := len(err.Error()); n > 400 || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error of %d bytes: %.400q", n, err.Error())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Load blocked")
+			}
+		})
+	}
+}
+
+// TestRunStopsDuringAHungForward: Ctrl-C while an app holds a forward does
+// not wait out the forward timeout: the server's grace (2 s), then the
+// forward is abandoned.
+func TestRunStopsDuringAHungForward(t *testing.T) {
+	noLeaks(t)
+	a := newApp(t, appAnswer{code: 200, delay: time.Minute})
+	run := start(t, Options{Targets: []string{a.hook()}, Timeout: 30 * time.Second}, RunOptions{})
+	sent := make(chan error, 1)
+	go func() {
+		resp, err := http.Post(run.url, "application/json", strings.NewReader(`{"status":"completed","request_id":"r1"}`))
+		if err == nil {
+			resp.Body.Close()
+		}
+		sent <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(a.requests()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the forward did not reach the app")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	run.cancel()
+	err := run.wait(t)
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("Run took %s to stop during a hung forward (timeout 30s)", took)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Run: %v", err)
+	}
+	<-sent
+	fwd := run.events.kinds(Forwarded)
+	if len(fwd) != 1 {
+		t.Fatalf("%d Forwarded events, want 1", len(fwd))
+	}
+	if ans := run.events.kinds(Answered); len(ans) != 1 || ans[0].Delivery.Answer != 0 {
+		t.Errorf("answered %+v, want one with no answer (0): the connection is closed", ans)
+	}
+	for _, e := range fwd {
+		if e.Forward.Code != 0 || !strings.Contains(e.Forward.Error, "abandoned") {
+			t.Errorf("forward %+v", e.Forward)
+		}
+	}
+}
+
+// post sends d to url as a sender would and returns the answer's code.
+func post(t *testing.T, url string, d *webhook.RawDelivery) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(d.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = d.Header.Clone()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func signedDelivery(t *testing.T, key, id, body string, at time.Time) *webhook.RawDelivery {
+	t.Helper()
+	d, err := NewDelivery([]byte(body), key, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "" {
+		// Re-sign under the chosen id.
+		d.Header.Set("webhook-id", id)
+		if key != "" {
+			k, _ := signature.DecodeSecret(key)
+			d.Header.Set("webhook-signature", signature.SignKey(k, id, at, d.Body))
+		}
+	}
+	return d
+}
+
+// TestSaveKeepsRejectedApart: a delivery the relay rejects (forged, stale)
+// never replaces the accepted one saved under the same webhook-id; it is
+// kept under rejected/ for debugging.
+func TestSaveKeepsRejectedApart(t *testing.T) {
+	noLeaks(t)
+	dir := filepath.Join(t.TempDir(), "saved")
+	run := start(t, Options{Secret: secret, SaveDir: dir}, RunOptions{})
+	good := `{"status":"completed","request_id":"9417a243-e457-4075-895b-b68f3cda5303","images":[{"url":"https://a/1.png"}]}`
+	forged := `{"status":"completed","request_id":"9417a243-e457-4075-895b-b68f3cda5303","images":[{"url":"https://evil/1.png"}]}`
+	other := "whsec_" + base64.StdEncoding.EncodeToString([]byte("another account's key"))
+	if c := post(t, run.url, signedDelivery(t, secret, "msg_1", good, time.Now())); c != 200 {
+		t.Fatalf("good delivery answered %d", c)
+	}
+	for _, d := range []*webhook.RawDelivery{
+		signedDelivery(t, other, "msg_1", forged, time.Now()),                  // bad signature
+		signedDelivery(t, secret, "msg_1", forged, time.Now().Add(-time.Hour)), // stale
+		signedDelivery(t, "", "msg_1", forged, time.Now()),                     // unsigned
+	} {
+		if c := post(t, run.url, d); c != 401 {
+			t.Fatalf("forged delivery answered %d", c)
+		}
+	}
+	saved, err := Load(filepath.Join(dir, "msg_1.http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(saved.Body) != good {
+		t.Fatalf("the accepted delivery's file now holds %s", saved.Body)
+	}
+	rej, err := Load(filepath.Join(dir, RejectedDir, "msg_1.http"))
+	if err != nil || string(rej.Body) != forged {
+		t.Fatalf("rejected delivery: %v %s", err, rej.Body)
+	}
+	for _, e := range run.events.kinds(Answered) {
+		want := filepath.Join(dir, "msg_1.http")
+		if e.Delivery.Rejected != "" {
+			want = filepath.Join(dir, RejectedDir, "msg_1.http")
+		}
+		if e.Delivery.Saved != want {
+			t.Errorf("saved %q, want %q", e.Delivery.Saved, want)
+		}
+	}
+}
+
+// TestSaveBounds: a --save that cannot be written fails before any delivery;
+// a file that could not be written is not reported as saved; past the bound
+// nothing more is saved, one warning says so, and deliveries still flow.
+func TestSaveBounds(t *testing.T) {
+	noLeaks(t)
+	tmp := t.TempDir()
+	afile := filepath.Join(tmp, "afile")
+	if err := os.WriteFile(afile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{SaveDir: filepath.Join(afile, "sub")}); err == nil || !strings.Contains(err.Error(), "--save") {
+		t.Fatalf("New with a --save under a file: %v", err)
+	}
+
+	dir := filepath.Join(tmp, "saved")
+	run := start(t, Options{SaveDir: dir, SaveLimit: 1500}, RunOptions{})
+	body := `{"status":"completed","request_id":"9417a243-e457-4075-895b-b68f3cda5303","images":[{"url":"https://a/` + strings.Repeat("x", 300) + `.png"}]}`
+	for i := range 6 {
+		if c := post(t, run.url, signedDelivery(t, "", fmt.Sprintf("msg_%d", i), body, time.Now())); c != 200 {
+			t.Fatalf("delivery %d answered %d", i, c)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	var size int64
+	for _, e := range ents {
+		fi, _ := e.Info()
+		size += fi.Size()
+	}
+	if len(ents) == 0 || len(ents) >= 6 || size > 1500 {
+		t.Fatalf("%d files, %d bytes saved, bound 1500", len(ents), size)
+	}
+	saved := 0
+	for _, e := range run.events.kinds(Answered) {
+		if e.Delivery.Saved != "" {
+			saved++
+		}
+	}
+	if saved != len(ents) {
+		t.Errorf("%d deliveries report a file, %d files", saved, len(ents))
+	}
+	if w := run.events.kinds(Warning); len(w) != 1 || !strings.Contains(w[0].Message, "saving no more") {
+		t.Errorf("warnings %+v", w)
+	}
+
+	// The directory is gone and a file took its place: the write fails and
+	// the delivery names no file.
+	dir2 := filepath.Join(tmp, "saved2")
+	run2 := start(t, Options{SaveDir: dir2}, RunOptions{})
+	if err := os.RemoveAll(dir2); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir2, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c := post(t, run2.url, signedDelivery(t, "", "msg_x", body, time.Now())); c != 200 {
+		t.Fatalf("answered %d", c)
+	}
+	if d := run2.events.kinds(Answered)[0].Delivery; d.Saved != "" {
+		t.Errorf("saved %q though the write failed", d.Saved)
+	}
+	if w := run2.events.kinds(Warning); len(w) != 1 || !strings.Contains(w[0].Message, "could not save") {
+		t.Errorf("warnings %+v", w)
+	}
+}
+
+// TestDeliverReportsHowTheAppAnswered: what the user sees about an app's
+// odd answers says what happened: where a redirect points (not followed),
+// and a 2xx whose body never ended (no answer for a sender: 502).
+func TestDeliverReportsHowTheAppAnswered(t *testing.T) {
+	noLeaks(t)
+	d := &webhook.RawDelivery{Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{}`)}
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		code    int
+		errHas  string
+		loc     string
+	}{
+		{"redirect, relative", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", "/webhooks/")
+			w.WriteHeader(http.StatusPermanentRedirect)
+		}, 308, "", "/webhooks/"},
+		{"200 then a body that drips past the timeout", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(200)
+			for {
+				if _, err := w.Write([]byte("x")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}, 0, "answered 200 but its body did not end: no answer within 300ms", ""},
+		{"200 then the connection breaks mid-body", func(w http.ResponseWriter, r *http.Request) {
+			c, _, _ := w.(http.Hijacker).Hijack()
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"))
+			c.Close()
+		}, 0, "answered 200 but its body did not end: unexpected EOF", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := httptest.NewServer(tc.handler)
+			defer app.Close()
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			f := Deliver(context.Background(), c, app.URL+"/webhooks", d, 300*time.Millisecond, "t")
+			if f.Code != tc.code || !strings.Contains(f.Error, tc.errHas) || (tc.errHas == "" && f.Error != "") {
+				t.Errorf("forward %+v, want code %d error %q", f, tc.code, tc.errHas)
+			}
+			if want := ""; tc.loc != "" {
+				want = app.URL + tc.loc
+				if f.Location != want {
+					t.Errorf("location %q, want %q", f.Location, want)
+				}
+			} else if f.Location != want {
+				t.Errorf("location %q", f.Location)
+			}
+		})
 	}
 }

@@ -118,9 +118,11 @@ func decodeSecret(secret string) ([]byte, error) {
 // Send POSTs d to target like a relay's forward: the body and signed headers
 // as they are, an answer awaited at most timeout.
 func Send(ctx context.Context, c *http.Client, target string, d *webhook.RawDelivery, timeout time.Duration, userAgent string) (Forward, error) {
-	if _, err := ParseTarget(target); err != nil {
+	u, err := ParseTarget(target)
+	if err != nil {
 		return Forward{}, fmt.Errorf("URL %w", err)
 	}
+	target = u.String()
 	if c == nil {
 		c = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}

@@ -112,9 +112,10 @@ func (r *ListenRenderer) arrived(d *listen.Delivery) string {
 }
 
 // forwarded is "<-- [200] POST http://localhost:3000/webhooks (12 ms)".
+// URLs are shown without userinfo, query values or an hf secret path.
 func (r *ListenRenderer) forwarded(f listen.Forward) string {
 	if f.Code == 0 {
-		return fmt.Sprintf("<-- %s POST %s: %s (%s)", r.st.Error.Render("[ERR]"), f.URL, redact.OneLine(f.Error, 200), latency(f.Latency))
+		return fmt.Sprintf("<-- %s POST %s: %s (%s)", r.st.Error.Render("[ERR]"), redact.URL(f.URL), redact.OneLine(f.Error, 200), latency(f.Latency))
 	}
 	code := fmt.Sprintf("[%d]", f.Code)
 	if f.OK() {
@@ -122,7 +123,11 @@ func (r *ListenRenderer) forwarded(f listen.Forward) string {
 	} else {
 		code = r.st.Error.Render(code)
 	}
-	return fmt.Sprintf("<-- %s POST %s (%s)", code, f.URL, latency(f.Latency))
+	line := fmt.Sprintf("<-- %s POST %s (%s)", code, redact.URL(f.URL), latency(f.Latency))
+	if f.Location != "" {
+		line += r.st.Muted.Render(" redirects to " + redact.URL(f.Location) + ", not followed: forward there instead")
+	}
+	return line
 }
 
 // answered says what the sender got when the forward lines do not show it.
@@ -134,6 +139,8 @@ func (r *ListenRenderer) answered(d *listen.Delivery) string {
 		return fmt.Sprintf("<-- %s acknowledged (no --forward-to)", r.st.Success.Render(fmt.Sprintf("[%d]", d.Answer)))
 	case d.Answer == http.StatusBadGateway:
 		return r.st.Muted.Render("    answered 502: Higgsfield will retry this delivery")
+	case d.Answer == 0:
+		return r.st.Muted.Render("    no answer sent (the connection closed): Higgsfield will retry this delivery")
 	}
 	return ""
 }

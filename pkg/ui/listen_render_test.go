@@ -45,13 +45,22 @@ func TestListenRenderer(t *testing.T) {
 		{"a body that tries to drive the terminal", []listen.Event{
 			{Kind: listen.Received, Delivery: &listen.Delivery{RequestID: "\x1b]0;pwned\x07r1\nfake line", Status: "completed\x1b[2J"}},
 		}, []string{"--> completed [2J ]0;pwned …  [unverified]"}},
+		{"a target with credentials", []listen.Event{
+			{Kind: listen.Forwarded, Forward: &listen.Forward{URL: "https://u:pw@h.example/hf/0123456789abcdef0123456789abcdef?key=k3y", Code: 200, Latency: time.Millisecond}},
+		}, []string{"<-- [200] POST https://h.example/hf/REDACTED?key=REDACTED (1 ms)"}},
 		{"app 500", []listen.Event{
 			{Kind: listen.Forwarded, Forward: &listen.Forward{URL: hook, Code: 500, Latency: 1500 * time.Millisecond}},
 		}, []string{"<-- [500] POST http://localhost:3000/webhooks (1500 ms)"}},
+		{"app redirects", []listen.Event{
+			{Kind: listen.Forwarded, Forward: &listen.Forward{URL: hook, Code: 308, Location: "http://localhost:3000/webhooks/\x1b[2J", Latency: time.Millisecond}},
+		}, []string{"<-- [308] POST http://localhost:3000/webhooks (1 ms) redirects to http://localhost:3000/webhooks/ [2J, not followed: forward there instead"}},
 		{"rejected", []listen.Event{
 			{Kind: listen.Received, Delivery: &listen.Delivery{RequestID: "r1", Status: "nsfw", Signed: true, Rejected: "no matching signature"}},
 			{Kind: listen.Answered, Delivery: &listen.Delivery{Rejected: "no matching signature", Answer: 401}},
 		}, []string{"--> nsfw r1  [rejected: no matching signature]", "<-- [401] not forwarded"}},
+		{"abandoned at Ctrl-C", []listen.Event{
+			{Kind: listen.Answered, Delivery: &listen.Delivery{Forwards: []listen.Forward{{URL: hook, Error: "abandoned"}}, Answer: 0}},
+		}, []string{"    no answer sent (the connection closed): Higgsfield will retry this delivery"}},
 		{"inspector", []listen.Event{
 			{Kind: listen.Answered, Delivery: &listen.Delivery{Verified: true, Answer: 200, Forwards: []listen.Forward{}}},
 		}, []string{"<-- [200] acknowledged (no --forward-to)"}},

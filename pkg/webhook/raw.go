@@ -8,6 +8,7 @@ package webhook
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // RawDelivery is one request that passed the front door's checks. Header and
@@ -46,6 +48,10 @@ type RawOptions struct {
 	MaxBody int64
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OnRefused, when set, hears of each POST to the secret path that the
+	// front door answered itself (415, 413, 400): what the sender meant as a
+	// delivery but never reached handle. reason is one safe line.
+	OnRefused func(code int, reason string)
 }
 
 // RawReceiver applies the Receiver's checks, then hands each delivery, raw,
@@ -54,15 +60,18 @@ type RawReceiver struct {
 	path    string
 	maxBody int64
 	now     func() time.Time
-	handle  func(http.ResponseWriter, *RawDelivery)
+	handle  func(context.Context, http.ResponseWriter, *RawDelivery)
+	refused func(code int, reason string)
 }
 
 // NewRawReceiver returns a receiver on a fresh random path that calls handle
 // for every request on it that is a POST of JSON within the size bound.
 // Everything else is answered here (404, 405, 415, 413, 400) and never
-// reaches handle.
-func NewRawReceiver(o RawOptions, handle func(http.ResponseWriter, *RawDelivery)) *RawReceiver {
-	r := &RawReceiver{path: newPath(), maxBody: o.MaxBody, now: o.Now, handle: handle}
+// reaches handle. handle's context is the request's: it ends when the
+// sender hangs up or the server closes the connection (Server.Close after
+// its grace), so that work done for the delivery stops with it.
+func NewRawReceiver(o RawOptions, handle func(context.Context, http.ResponseWriter, *RawDelivery)) *RawReceiver {
+	r := &RawReceiver{path: newPath(), maxBody: o.MaxBody, now: o.Now, handle: handle, refused: o.OnRefused}
 	if r.maxBody <= 0 {
 		r.maxBody = 1 << 20
 	}
@@ -93,6 +102,12 @@ func (r *RawReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if code == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
 			w.Header().Set("Connection", "close")
+		} else {
+			ct := req.Header.Get("Content-Type")
+			if len(ct) > 60 {
+				ct = ct[:60]
+			}
+			r.refuse(code, "Content-Type "+strconv.Quote(ct)+" is not application/json")
 		}
 		reply(w, code)
 		return
@@ -101,13 +116,21 @@ func (r *RawReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			r.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over the %d-byte limit", r.maxBody))
 			reply(w, http.StatusRequestEntityTooLarge)
 		} else {
+			r.refuse(http.StatusBadRequest, "reading the body: "+strconv.Quote(shortErr(err)))
 			reply(w, http.StatusBadRequest)
 		}
 		return
 	}
-	r.handle(w, &RawDelivery{Header: req.Header.Clone(), Body: body, ReceivedAt: r.now()})
+	r.handle(req.Context(), w, &RawDelivery{Header: req.Header.Clone(), Body: body, ReceivedAt: r.now()})
+}
+
+func (r *RawReceiver) refuse(code int, reason string) {
+	if r.refused != nil {
+		r.refused(code, reason)
+	}
 }
 
 // Record wraps r so that keep sees every delivery r accepted as verified
@@ -226,12 +249,35 @@ func (d *RawDelivery) Encode(w io.Writer) error {
 	return err
 }
 
+// MaxRawHead bounds the request line and headers of a saved delivery that
+// DecodeRaw reads (the endpoint accepts 16 KiB of headers).
+const MaxRawHead = 64 << 10
+
+// shortErr is err's message cut to a length fit for one line: http's parse
+// errors quote the offending line, which can be megabytes of junk.
+func shortErr(err error) string {
+	const max = 120
+	s := err.Error()
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // DecodeRaw reads a delivery written by Encode (or any HTTP/1.x request
 // message with a Content-Length) of at most maxBody body bytes.
+//
+// It reads at most MaxRawHead bytes of request line and headers plus
+// maxBody bytes of body, whatever r holds, and its errors quote at most a
+// few dozen bytes of it: the file may be anything.
 func DecodeRaw(r io.Reader, maxBody int64) (*RawDelivery, error) {
-	req, err := http.ReadRequest(bufio.NewReader(r))
+	req, err := http.ReadRequest(bufio.NewReader(io.LimitReader(r, MaxRawHead+maxBody+1)))
 	if err != nil {
-		return nil, fmt.Errorf("not a saved delivery (an HTTP request message): %w", err)
+		return nil, fmt.Errorf("not a saved delivery (an HTTP request message): %s", shortErr(err))
 	}
 	defer req.Body.Close()
 	if req.ContentLength > maxBody {

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,7 +27,7 @@ func postTo(h http.Handler, method, path, ctype, b string, hdr http.Header) *htt
 
 func TestRawReceiverChecksBeforeHanding(t *testing.T) {
 	var got []*RawDelivery
-	r := NewRawReceiver(RawOptions{MaxBody: 64, Now: func() time.Time { return testNow }}, func(w http.ResponseWriter, d *RawDelivery) {
+	r := NewRawReceiver(RawOptions{MaxBody: 64, Now: func() time.Time { return testNow }}, func(_ context.Context, w http.ResponseWriter, d *RawDelivery) {
 		got = append(got, d)
 		w.WriteHeader(http.StatusTeapot)
 	})
@@ -202,4 +203,43 @@ func FuzzDecodeRaw(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRawReceiverReportsRefusedPosts: a POST to the secret path that the
+// front door refuses is reported, in one safe line whatever the sender put
+// in its headers; other paths and methods are not.
+func TestRawReceiverReportsRefusedPosts(t *testing.T) {
+	type refusal struct {
+		code   int
+		reason string
+	}
+	var got []refusal
+	r := NewRawReceiver(RawOptions{MaxBody: 64, OnRefused: func(code int, reason string) { got = append(got, refusal{code, reason}) }},
+		func(_ context.Context, w http.ResponseWriter, d *RawDelivery) { w.WriteHeader(http.StatusOK) })
+	hostile := "text/html\x1b[2J\u202e" + strings.Repeat("x", 500)
+	for _, tc := range []struct {
+		method, path, ctype, body string
+		want                      int // 0: not reported
+	}{
+		{"POST", r.Path(), "application/json", `{}`, 0},
+		{"POST", "/hf/guess", "text/plain", `{}`, 0},
+		{"GET", r.Path(), "", "", 0},
+		{"POST", r.Path(), hostile, `{}`, 415},
+		{"POST", r.Path(), "application/json", `{"a":"` + strings.Repeat("x", 64) + `"}`, 413},
+	} {
+		got = nil
+		postTo(r, tc.method, tc.path, tc.ctype, tc.body, nil)
+		if tc.want == 0 {
+			if len(got) != 0 {
+				t.Errorf("%s %s %q reported %+v", tc.method, tc.path, tc.ctype, got)
+			}
+			continue
+		}
+		if len(got) != 1 || got[0].code != tc.want {
+			t.Fatalf("%s %q: reported %+v, want %d", tc.method, tc.ctype, got, tc.want)
+		}
+		if reason := got[0].reason; len(reason) > 200 || strings.ContainsAny(reason, "\x1b\n\r\u202e") {
+			t.Errorf("unsafe reason %q", reason)
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/listen"
+	"github.com/hf-cli/hf/pkg/redact"
 	"github.com/hf-cli/hf/pkg/tunnel"
 	"github.com/hf-cli/hf/pkg/ui"
 )
@@ -70,10 +71,12 @@ unverified. If the tunnel drops, hf says so and ngrok reconnects; after
   hf listen --webhook-url https://hooks.example.com --listen :8080 --forward-to http://localhost:3000/webhooks`,
 		Args: cmdutil.ExactArgs(0, "listen takes no arguments; forward with --forward-to URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, t := range opts.ForwardTo {
-				if _, err := listen.ParseTarget(t); err != nil {
+			for i, t := range opts.ForwardTo {
+				u, err := listen.ParseTarget(t)
+				if err != nil {
 					return cmdutil.FlagErrorf("--forward-to %v", err)
 				}
+				opts.ForwardTo[i] = u.String() // localhost:3000/x is http://localhost:3000/x
 			}
 			switch {
 			case opts.MaxDeliveries < 0:
@@ -90,11 +93,11 @@ unverified. If the tunnel drops, hf says so and ngrok reconnects; after
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&opts.ForwardTo, "forward-to", nil, "forward each delivery to this URL (repeat to fan out); none: only show and acknowledge")
+	fl.StringArrayVar(&opts.ForwardTo, "forward-to", nil, "forward each delivery to this URL (http(s)://…, or host:port/path meaning http; repeat to fan out); none: only show and acknowledge")
 	fl.StringVar(&opts.WebhookURL, "webhook-url", "", "public URL that reaches --listen (instead of ngrok); hf appends its own secret path")
 	fl.StringVar(&opts.Listen, "listen", "", "local address behind --webhook-url, e.g. :8080")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per delivery on stdout (NDJSON) after the URL line")
-	fl.StringVar(&opts.SaveDir, "save", "", "write each delivery (headers and body) to DIR/<webhook-id>.http, for hf webhook replay")
+	fl.StringVar(&opts.SaveDir, "save", "", "write each delivery (headers and body) to DIR/<webhook-id>.http (rejected ones to DIR/rejected/; at most 1 GiB per run), for hf webhook replay")
 	fl.StringVar(&opts.ReadyFile, "ready-file", "", "once the endpoint answers, write its URL to this file (atomically)")
 	fl.IntVar(&opts.MaxDeliveries, "max-deliveries", 0, "exit 0 after answering this many deliveries (0: run until Ctrl-C)")
 	fl.DurationVar(&opts.ReconnectTimeout, "reconnect-timeout", listen.DefaultReconnectTimeout, "exit 1 when a dropped tunnel is not back within this long")
@@ -119,6 +122,11 @@ func listenRun(ctx context.Context, opts *Options) error {
 	if p == nil {
 		return &cmdutil.FlagError{Err: errors.New("hf listen needs a public endpoint"),
 			Hint: "set NGROK_AUTHTOKEN (https://dashboard.ngrok.com/get-started/your-authtoken), or pass --webhook-url URL --listen ADDR"}
+	}
+	if opts.ReadyFile != "" {
+		if err := listen.CheckWritable(opts.ReadyFile); err != nil {
+			return fmt.Errorf("--ready-file: %w", err)
+		}
 	}
 	r := ui.NewListenRenderer(opts.IO.Out, opts.IO.ErrOut, opts.IO.ErrStyles(), opts.JSON)
 	relay, err := listen.New(listen.Options{
@@ -179,7 +187,11 @@ func readyLine(provider, public string, opts *Options, signed bool) string {
 	if len(opts.ForwardTo) == 0 {
 		b.WriteString("showing deliveries (no --forward-to)")
 	} else {
-		b.WriteString("forwarding to " + strings.Join(opts.ForwardTo, ", "))
+		shown := make([]string, len(opts.ForwardTo))
+		for i, t := range opts.ForwardTo {
+			shown[i] = redact.URL(t)
+		}
+		b.WriteString("forwarding to " + strings.Join(shown, ", "))
 	}
 	if !signed {
 		b.WriteString("; HF_WEBHOOK_SECRET unset: deliveries are not verified")

@@ -38,8 +38,11 @@ func TestNewCmdListenFlags(t *testing.T) {
 			return o.JSON && o.SaveDir == "d" && o.ReadyFile == "r" && o.MaxDeliveries == 3 && o.ReconnectTimeout == time.Minute &&
 				o.ForwardTimeout == 2*time.Second && o.WebhookURL == "https://hooks.example.com" && o.Listen == ":8080"
 		}},
-		{name: "target without scheme", args: []string{"--forward-to", "localhost:3000/webhooks"}, errHas: `--forward-to "localhost:3000/webhooks": want an absolute http:// or https:// URL`},
-		{name: "ftp target", args: []string{"--forward-to", "ftp://host/x"}, errHas: "want an absolute http"},
+		{name: "targets without a scheme, as stripe listen takes them", args: []string{"--forward-to", "localhost:3000/webhooks", "--forward-to", ":4000/b"}, check: func(o *listen.Options) bool {
+			return len(o.ForwardTo) == 2 && o.ForwardTo[0] == "http://localhost:3000/webhooks" && o.ForwardTo[1] == "http://localhost:4000/b"
+		}},
+		{name: "ftp target", args: []string{"--forward-to", "ftp://host/x"}, errHas: `--forward-to "ftp://host/x": want an http:// or https:// URL, or host:port/path`},
+		{name: "not a URL", args: []string{"--forward-to", "mailto:x"}, errHas: "want an http"},
 		{name: "negative max", args: []string{"--max-deliveries", "-1"}, errHas: "--max-deliveries"},
 		{name: "zero reconnect timeout", args: []string{"--reconnect-timeout", "0s"}, errHas: "--reconnect-timeout must be positive"},
 		{name: "zero forward timeout", args: []string{"--forward-timeout", "0s"}, errHas: "--forward-timeout must be positive"},

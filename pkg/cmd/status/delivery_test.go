@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hf-cli/hf/internal/testenv"
+	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
@@ -46,7 +47,9 @@ func TestStatusDelivery(t *testing.T) {
 	if n := srv.Count(hftest.StatusEP); n != 0 {
 		t.Errorf("--delivery made %d status calls, want 0 (the journal knows)", n)
 	}
-	if _, _, err := run(t, srv.URL, id, "--delivery", "--json"); err == nil {
-		t.Error("--delivery with --json accepted")
+	// A usage error (exit 2), not a plain error (exit 1).
+	var fe *cmdutil.FlagError
+	if _, _, err := run(t, srv.URL, id, "--delivery", "--json"); !errors.As(err, &fe) || err.Error() != "--delivery and --json cannot be used together" {
+		t.Errorf("--delivery with --json: %T %v, want a *cmdutil.FlagError", err, err)
 	}
 }

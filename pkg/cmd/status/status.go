@@ -42,6 +42,11 @@ whatever the status is; use hf wait to block until it finishes.`,
 				return err
 			}
 			opts.RequestID = id
+			if opts.Delivery && opts.JSON {
+				// Checked here, not by cobra's flag groups, whose error is
+				// no usage error (exit 1, not 2).
+				return cmdutil.FlagErrorf("--delivery and --json cannot be used together")
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -50,7 +55,6 @@ whatever the status is; use hf wait to block until it finishes.`,
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object")
 	cmd.Flags().BoolVar(&opts.Delivery, "delivery", false, "print the verified webhook delivery (headers and body) that resolved the request, as kept beside the journal")
-	cmd.MarkFlagsMutuallyExclusive("json", "delivery")
 	return cmd
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/listen"
+	"github.com/hf-cli/hf/pkg/redact"
 	whk "github.com/hf-cli/hf/pkg/webhook"
 )
 
@@ -67,9 +68,11 @@ printed on stdout; the exit code is 0 for a 2xx answer, else 1.`,
 		Args: cmdutil.ExactArgs(1, "send needs the handler's URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
-			if _, err := listen.ParseTarget(opts.URL); err != nil {
+			u, err := listen.ParseTarget(opts.URL)
+			if err != nil {
 				return cmdutil.FlagErrorf("URL %v", err)
 			}
+			opts.URL = u.String()
 			switch opts.Status {
 			case higgsfield.StatusCompleted, higgsfield.StatusFailed, higgsfield.StatusNSFW:
 			case "":
@@ -155,9 +158,11 @@ printed on stdout; the exit code is 0 for a 2xx answer, else 1.`,
 			if opts.To == "" {
 				return cmdutil.FlagErrorf("--to URL is required: the handler to send the delivery to")
 			}
-			if _, err := listen.ParseTarget(opts.To); err != nil {
+			u, err := listen.ParseTarget(opts.To)
+			if err != nil {
 				return cmdutil.FlagErrorf("--to %v", err)
 			}
+			opts.To = u.String()
 			if opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("--timeout must be positive")
 			}
@@ -183,18 +188,26 @@ func replayRun(ctx context.Context, opts *ReplayOptions) error {
 	return deliver(ctx, opts.IO, opts.To, d, opts.Timeout, opts.Version)
 }
 
-// HandlerError: the handler did not answer 2xx (exit code 1).
+// HandlerError: the handler did not answer 2xx (exit code 1). Its message
+// shows URLs without userinfo, query values or an hf secret path.
 type HandlerError struct {
 	URL  string
 	Code int
 	Err  string
+	// Location is where a 3xx answer points.
+	Location string
 }
 
 func (e *HandlerError) Error() string {
+	u := redact.URL(e.URL)
 	if e.Code == 0 {
-		return fmt.Sprintf("%s: %s", e.URL, e.Err)
+		return fmt.Sprintf("%s: %s", u, e.Err)
 	}
-	return fmt.Sprintf("%s answered %d %s", e.URL, e.Code, http.StatusText(e.Code))
+	msg := fmt.Sprintf("%s answered %d %s", u, e.Code, http.StatusText(e.Code))
+	if e.Location != "" {
+		msg += " to " + redact.URL(e.Location) + " (redirects are not followed: send there instead)"
+	}
+	return msg
 }
 
 // deliver sends d, prints the answer's code, and fails unless it is 2xx.
@@ -210,8 +223,8 @@ func deliver(ctx context.Context, ios *iostreams.IOStreams, url string, d *whk.R
 		fmt.Fprintln(ios.Out, f.Code)
 	}
 	if !f.OK() {
-		return &HandlerError{URL: url, Code: f.Code, Err: f.Error}
+		return &HandlerError{URL: url, Code: f.Code, Err: f.Error, Location: f.Location}
 	}
-	fmt.Fprintf(ios.ErrOut, "hf: %s answered %d in %s\n", url, f.Code, f.Latency.Round(time.Millisecond))
+	fmt.Fprintf(ios.ErrOut, "hf: %s answered %d in %s\n", redact.URL(url), f.Code, f.Latency.Round(time.Millisecond))
 	return nil
 }

@@ -39,7 +39,9 @@ func TestNewCmdSendFlags(t *testing.T) {
 		{name: "kind audio", args: []string{"http://h/x", "--status", "completed", "--kind", "audio"}, errHas: "--kind"},
 		{name: "kind with failed", args: []string{"http://h/x", "--status", "failed", "--kind", "image"}, errHas: "--kind applies to --status completed only"},
 		{name: "bad request id", args: []string{"http://h/x", "--status", "failed", "--request-id", "../x"}, errHas: "invalid request id"},
-		{name: "no scheme", args: []string{"localhost:3000", "--status", "nsfw"}, errHas: "want an absolute http"},
+		{name: "no scheme means http", args: []string{"localhost:3000/webhooks", "--status", "nsfw"},
+			want: webhook.SendOptions{URL: "http://localhost:3000/webhooks", Status: "nsfw", Timeout: 10 * time.Second}},
+		{name: "ftp", args: []string{"ftp://h/x", "--status", "nsfw"}, errHas: "want an http"},
 		{name: "no URL", args: []string{"--status", "nsfw"}, errHas: "send needs the handler's URL"},
 		{name: "zero timeout", args: []string{"http://h/x", "--status", "nsfw", "--timeout", "0s"}, errHas: "--timeout must be positive"},
 	}
@@ -74,7 +76,8 @@ func TestNewCmdReplayFlags(t *testing.T) {
 	}{
 		{name: "file and target", args: []string{"saved/msg_1.http", "--to", "http://localhost:3000/webhooks"}, file: "saved/msg_1.http", to: "http://localhost:3000/webhooks"},
 		{name: "no --to", args: []string{"f.http"}, errHas: "--to URL is required"},
-		{name: "bad --to", args: []string{"f.http", "--to", "localhost"}, errHas: "--to"},
+		{name: "bad --to", args: []string{"f.http", "--to", "ftp://localhost/x"}, errHas: "--to"},
+		{name: "--to without a scheme", args: []string{"f.http", "--to", "localhost:3000/webhooks"}, file: "f.http", to: "http://localhost:3000/webhooks"},
 		{name: "no file", args: []string{"--to", "http://h/x"}, errHas: "replay needs the saved delivery's FILE"},
 	}
 	for _, tt := range tests {
@@ -93,5 +96,27 @@ func TestNewCmdReplayFlags(t *testing.T) {
 				t.Errorf("options %+v", o)
 			}
 		})
+	}
+}
+
+func TestHandlerErrorSaysWhereARedirectPoints(t *testing.T) {
+	for _, tc := range []struct {
+		e    webhook.HandlerError
+		want string
+	}{
+		{webhook.HandlerError{URL: "http://a/w", Code: 500}, "http://a/w answered 500 Internal Server Error"},
+		{webhook.HandlerError{URL: "http://a/w", Code: 308, Location: "http://a/w/"}, "http://a/w answered 308 Permanent Redirect to http://a/w/ (redirects are not followed: send there instead)"},
+		{webhook.HandlerError{URL: "http://a/w", Err: "no answer within 1s"}, "http://a/w: no answer within 1s"},
+	} {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("%q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestHandlerErrorHidesSecrets(t *testing.T) {
+	e := &webhook.HandlerError{URL: "https://user:pw@h.example/hf/0123456789abcdef0123456789abcdef?token=t0k", Code: 401}
+	if got := e.Error(); strings.Contains(got, "0123456789abcdef") || strings.Contains(got, "pw") || strings.Contains(got, "t0k") {
+		t.Errorf("%q", got)
 	}
 }
