@@ -818,7 +818,7 @@ func parseJSON(file string, data []byte) (rawJob, []rawJob, error) {
 		}
 		return rawJob{}, nil, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("not JSON: %v", err)}
 	}
-	lines, err := jsonLines(file, data, line)
+	lines, err := jsonLines(file, data)
 	if err != nil {
 		return rawJob{}, nil, err
 	}
@@ -869,25 +869,71 @@ func parseJSON(file string, data []byte) (rawJob, []rawJob, error) {
 }
 
 // jsonPositions maps a slash-joined path ("jobs/3", "jobs/3/model") to the
-// line its value or key is on.
-type jsonPositions map[string]int
+// line its value or key is on, and a path to the lines of its direct keys.
+type jsonPositions struct {
+	lines    map[string]int
+	children map[string]map[string]int
+}
 
-func (p jsonPositions) at(path string) int { return p[path] }
+func (p jsonPositions) at(path string) int { return p.lines[path] }
 
 // fields returns the lines of the direct keys under path.
 func (p jsonPositions) fields(path string) map[string]int {
-	out := map[string]int{}
-	for k, l := range p {
-		if rest, ok := strings.CutPrefix(k, path+"/"); ok && !strings.Contains(rest, "/") {
-			out[rest] = l
-		}
+	if c := p.children[path]; c != nil {
+		return c
 	}
-	return out
+	return map[string]int{}
 }
+
+func (p jsonPositions) set(parent, name string, line int) {
+	path := name
+	if parent != "" {
+		path = parent + "/" + name
+	}
+	if _, ok := p.lines[path]; !ok {
+		p.lines[path] = line
+	}
+	c := p.children[parent]
+	if c == nil {
+		c = map[string]int{}
+		p.children[parent] = c
+	}
+	if _, ok := c[name]; !ok {
+		c[name] = line
+	}
+}
+
+// lineCounter gives the line of an offset, counting newlines from the last
+// offset asked (offsets only grow while tokens are read): linear in the
+// size of the file, not quadratic.
+type lineCounter struct {
+	data       []byte
+	off, lines int
+}
+
+func (c *lineCounter) at(off int64) int {
+	o := min(max(int(off), 0), len(c.data))
+	if o < c.off {
+		c.off, c.lines = 0, 0
+	}
+	c.lines += bytes.Count(c.data[c.off:o], []byte("\n"))
+	c.off = o
+	return 1 + c.lines
+}
+
+func lastSegment(path string) string { return path[strings.LastIndex(path, "/")+1:] }
 
 // jsonLines walks data's tokens down to the fields of each job, recording
 // lines and refusing a key given twice in one object.
-func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, error) {
+func jsonLines(file string, data []byte) (jsonPositions, error) {
+	lc := &lineCounter{data: data}
+	line := lc.at
+	// The line a value starts on: after the blanks, commas and colons
+	// before it.
+	valueLine := func(start int64) int {
+		rest := data[min(int(start), len(data)):]
+		return line(start + int64(len(rest)-len(bytes.TrimLeft(rest, " \t\r\n,:"))))
+	}
 	type frame struct {
 		obj   bool
 		key   string // the pending key of an object
@@ -895,7 +941,7 @@ func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, e
 		path  string
 		seen  map[string]bool
 	}
-	pos := jsonPositions{}
+	pos := jsonPositions{lines: map[string]int{}, children: map[string]map[string]int{}}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var stack []*frame
@@ -924,7 +970,7 @@ func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, e
 			return pos, nil
 		}
 		if err != nil {
-			return nil, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("not JSON: %v", err)}
+			return jsonPositions{}, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("not JSON: %v", err)}
 		}
 		top := (*frame)(nil)
 		if len(stack) > 0 {
@@ -937,16 +983,12 @@ func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, e
 			}
 			k, _ := tok.(string)
 			if top.seen[k] {
-				return nil, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("duplicate key %q", k)}
+				return jsonPositions{}, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("duplicate key %q", k)}
 			}
 			top.seen[k] = true
 			top.key = k
 			if len(stack) <= 3 {
-				p := k
-				if top.path != "" {
-					p = top.path + "/" + k
-				}
-				pos[p] = line(start + int64(len(data[start:])) - int64(len(bytes.TrimLeft(data[start:], " \t\r\n,:"))))
+				pos.set(top.path, k, valueLine(start))
 			}
 			continue
 		}
@@ -954,12 +996,16 @@ func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, e
 			stack = stack[:len(stack)-1]
 			continue
 		}
+		parent := ""
+		if top != nil {
+			parent = top.path
+		}
 		path := child()
 		if top != nil && top.obj {
 			top.key = ""
 		}
-		if _, ok := pos[path]; !ok && len(stack) <= 2 {
-			pos[path] = line(start + int64(len(data[start:])) - int64(len(bytes.TrimLeft(data[start:], " \t\r\n,:"))))
+		if _, ok := pos.lines[path]; !ok && len(stack) <= 2 {
+			pos.set(parent, lastSegment(path), valueLine(start))
 		}
 		if d, ok := tok.(json.Delim); ok {
 			stack = append(stack, &frame{obj: d == '{', path: path, seen: map[string]bool{}})

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func write(t *testing.T, name, content string) string {
@@ -208,4 +209,35 @@ func laughs() string {
 func jsonString(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// A large JSON manifest loads in time linear in its size: finding each
+// job's line once counted the newlines from the top of the file for every
+// token (20,000 jobs took 30 s).
+func TestLoadLargeJSONIsLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a 2.6 MB manifest")
+	}
+	var b strings.Builder
+	b.WriteString("{\"jobs\": [\n")
+	const n = 20000
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		b.WriteString(` {"name": "j` + strconv.Itoa(i) + `",` + "\n" + `  "model": "a/b", "input": {"prompt": "p", "seed": ` + strconv.Itoa(i) + `}}`)
+	}
+	b.WriteString("\n]}\n")
+	path := write(t, "m.json", b.String())
+	start := time.Now()
+	m, err := Load(Source{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("loading %d jobs took %v", n, took)
+	}
+	if len(m.Jobs) != n || m.Jobs[n-1].Line != 2*n {
+		t.Fatalf("%d jobs, the last on line %d; want %d on line %d", len(m.Jobs), m.Jobs[n-1].Line, n, 2*n)
+	}
 }
