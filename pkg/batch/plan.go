@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -398,8 +399,9 @@ func (p *Plan) Estimate(ctx context.Context, e Estimator, concurrency int) (map[
 				return
 			}
 			c, err := strconv.ParseFloat(strings.TrimSpace(est.Credits), 64)
-			if err != nil {
-				errs[i] = fmt.Errorf("estimating job %s: credits %q is not a number", s.Job.Name, est.Credits)
+			if err != nil || math.IsNaN(c) || math.IsInf(c, 0) || c < 0 {
+				// NaN compares false with any --max-credits: it must not pass.
+				errs[i] = fmt.Errorf("estimating job %s: credits %q is not a cost", s.Job.Name, est.Credits)
 				return
 			}
 			costs[i] = c
