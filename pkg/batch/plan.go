@@ -231,6 +231,12 @@ func NewPlan(m *Manifest, o PlanOptions) (*Plan, error) {
 		dep := func(name string) string { return steps[m.byName[name]].Locked.Identity }
 		s := &Step{Job: j, Files: files[i]}
 		prev, had := lock.Get(j.Name)
+		if had && p.foreign(prev.Files) {
+			// Files the job cannot have written (an edited lock, or
+			// another -d): not trusted, not written to, not clobbered. A
+			// completed request is downloaded again through the API.
+			prev.Files = nil
+		}
 		s.clobber = o.Clobber || (had && len(prev.Files) > 0)
 		s.prevFiles = prev.Files
 		plain := computeIdentity(j, files[i], dep, o.ExpiresAfter, "")
@@ -329,6 +335,30 @@ func (p *Plan) decide(s *Step, now time.Time) {
 	default:
 		s.Action, s.Reason = Wait, "request "+cmp.Or(l.Status, "submitted")
 	}
+}
+
+// foreign reports recorded files that are not where this run saves: an
+// absolute path, or one outside the output directory (a hand-edited lock
+// must not make hf overwrite ../../.bashrc).
+func (p *Plan) foreign(files []LockedFile) bool {
+	outAbs, err := filepath.Abs(p.OutDir)
+	if err != nil {
+		return len(files) > 0
+	}
+	for _, f := range files {
+		rel := filepath.FromSlash(f.Path)
+		if filepath.IsAbs(rel) || strings.HasPrefix(f.Path, "/") || filepath.VolumeName(rel) != "" {
+			return true
+		}
+		abs, err := filepath.Abs(p.abs(f.Path))
+		if err != nil {
+			return true
+		}
+		if r, err := filepath.Rel(outAbs, abs); err != nil || !filepath.IsLocal(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // abs is where a lock path lives on disk.

@@ -692,7 +692,7 @@ func (s *scheduler) fetchRecorded(st *Step) ([]LockedFile, error) {
 	copy(files, st.Locked.Files)
 	for k, f := range files {
 		abs := s.p.abs(f.Path)
-		if ok, stat := check(abs, f, false); ok {
+		if ok, stat := check(abs, f, s.p.verify); ok {
 			files[k].Stat = stat
 			continue
 		}
