@@ -182,13 +182,13 @@ func (l *Lock) Update(name string, f func(*LockedJob)) {
 	l.version++
 }
 
-// Keep drops the jobs whose names keep rejects (jobs no longer in the
-// manifest), so the lock does not grow with every rename.
-func (l *Lock) Keep(keep func(name string) bool) {
+// Keep drops the jobs keep rejects (jobs no longer in the manifest whose
+// files are gone), so the lock does not grow with every rename.
+func (l *Lock) Keep(keep func(LockedJob) bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for name := range l.jobs {
-		if !keep(name) {
+	for name, j := range l.jobs {
+		if !keep(j) {
 			delete(l.jobs, name)
 			l.version++
 		}
