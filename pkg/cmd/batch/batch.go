@@ -365,7 +365,7 @@ func report(opts *Options, rep *batch.Report) {
 	}
 	if !opts.Quiet {
 		if opts.IO.Animate() {
-			ui.BatchSummary(opts.IO.ErrOut, opts.IO.ErrStyles(), rep)
+			ui.BatchSummary(opts.IO.ErrOut, opts.IO.ErrStyles(), rep, opts.IO.TerminalWidth())
 		} else {
 			fmt.Fprintln(opts.IO.ErrOut, "hf: "+ui.BatchSummaryLine(rep.Summary))
 		}
