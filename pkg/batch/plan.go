@@ -240,9 +240,16 @@ func NewPlan(m *Manifest, o PlanOptions) (*Plan, error) {
 		s.clobber = o.Clobber || (had && len(prev.Files) > 0)
 		s.prevFiles = prev.Files
 		plain := computeIdentity(j, files[i], dep, o.ExpiresAfter, "")
-		same := had && prev.Identity != "" &&
-			(prev.Identity == plain || (prev.Nonce != "" && prev.Identity == computeIdentity(j, files[i], dep, o.ExpiresAfter, prev.Nonce)))
+		forced := had && prev.Nonce != "" && prev.Identity == computeIdentity(j, files[i], dep, o.ExpiresAfter, prev.Nonce)
+		same := had && prev.Identity != "" && (prev.Identity == plain || forced)
 		switch {
+		case o.Force && forced && !terminal(prev.Status):
+			// An earlier --force was stopped (Ctrl-C, a kill, a CI
+			// timeout) before this job's request ended: the same command
+			// again picks that request up rather than paying for another.
+			s.Locked = prev
+			p.decide(s, now())
+			s.Reason = "forced earlier; " + s.Reason
 		case o.Force:
 			nonce := newNonce()
 			// The old files stay recorded until replaced: they are this
@@ -284,6 +291,15 @@ func NewPlan(m *Manifest, o PlanOptions) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// terminal reports a request status after which nothing changes.
+func terminal(status string) bool {
+	switch status {
+	case higgsfield.StatusCompleted, higgsfield.StatusFailed, higgsfield.StatusNSFW, higgsfield.StatusCanceled:
+		return true
+	}
+	return false
 }
 
 // decide picks the action of a job whose identity the lock already knows.
