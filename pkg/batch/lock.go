@@ -11,10 +11,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+
+	"github.com/hf-cli/hf/pkg/higgsfield"
 )
 
 // LockVersion is the lock file format written.
@@ -108,9 +112,44 @@ func OpenLock(path string) (*Lock, error) {
 		return nil, fmt.Errorf("%s: lock file version %d, this hf knows %d", path, lf.Version, LockVersion)
 	}
 	for _, j := range lf.Jobs {
+		if err := checkLocked(j); err != nil {
+			return nil, fmt.Errorf("%s: %v; fix or remove that job's entry (a lock file is written by hf batch)", path, err)
+		}
 		l.jobs[j.Name] = j
 	}
 	return l, nil
+}
+
+var sha256Re = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
+
+// checkLocked refuses an entry hf would not have written: its request id
+// goes into API paths and GitHub Actions outputs, its sha256 decides what
+// is up to date. (Where its files may be is for the plan to judge: it
+// knows the output directory.)
+func checkLocked(j LockedJob) error {
+	if j.Name == "" {
+		return errors.New("a job without a name")
+	}
+	if strings.ContainsFunc(j.Name, unicode.IsControl) {
+		return fmt.Errorf("job %q: control characters in its name", j.Name)
+	}
+	if j.RequestID != "" {
+		if err := higgsfield.ValidID(j.RequestID); err != nil {
+			return fmt.Errorf("job %s: %v", j.Name, err)
+		}
+	}
+	if j.Attempt < 0 {
+		return fmt.Errorf("job %s: attempt %d is negative", j.Name, j.Attempt)
+	}
+	for _, f := range j.Files {
+		if f.Path == "" || strings.ContainsFunc(f.Path, unicode.IsControl) {
+			return fmt.Errorf("job %s: file path %q", j.Name, f.Path)
+		}
+		if !sha256Re().MatchString(f.SHA256) {
+			return fmt.Errorf("job %s: %s: sha256 %q is not 64 lowercase hex digits", j.Name, f.Path, f.SHA256)
+		}
+	}
+	return nil
 }
 
 // Path is the lock file's path ("" without one).
@@ -143,13 +182,13 @@ func (l *Lock) Update(name string, f func(*LockedJob)) {
 	l.version++
 }
 
-// Keep drops the jobs whose names keep rejects (jobs no longer in the
-// manifest), so the lock does not grow with every rename.
-func (l *Lock) Keep(keep func(name string) bool) {
+// Keep drops the jobs keep rejects (jobs no longer in the manifest whose
+// files are gone), so the lock does not grow with every rename.
+func (l *Lock) Keep(keep func(LockedJob) bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for name := range l.jobs {
-		if !keep(name) {
+	for name, j := range l.jobs {
+		if !keep(j) {
 			delete(l.jobs, name)
 			l.version++
 		}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -194,6 +196,8 @@ func Load(src Source) (*Manifest, error) {
 	if len(data) > maxManifest {
 		return nil, &Error{File: src.Path, Err: fmt.Errorf("manifest is larger than %d MiB", maxManifest>>20)}
 	}
+	// Editors on Windows start UTF-8 files with a byte order mark.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var defaults rawJob
 	var raws []rawJob
 	switch format {
@@ -302,6 +306,11 @@ func (m *Manifest) build(src Source, defaults rawJob, raws []rawJob) error {
 			return fail(r, name, "output", "%v", err)
 		}
 		tmpl := firstNonEmpty(out, defOutput, src.Defaults.Output, DefaultTemplate)
+		if strings.ContainsFunc(tmpl, unicode.IsControl) {
+			// A newline in a path would split it in two on stdout and in
+			// GITHUB_OUTPUT.
+			return fail(r, name, "output", "output template %q has a control character (a newline, a tab, ...)", tmpl)
+		}
 		j.Output = strings.ReplaceAll(tmpl, "{name}", name)
 		if j.tmpl, err = download.ParseTemplate(j.Output); err != nil {
 			return fail(r, name, "output", "%v", err)
@@ -498,6 +507,7 @@ func parseDocument(file string, data []byte) (rawJob, []rawJob, error) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return rawJob{}, nil, &Error{File: file, Err: errors.New("no jobs")}
 	}
+	y := &yamlReader{file: file}
 	root := doc.Content[0]
 	var defaults rawJob
 	var list *yaml.Node
@@ -506,13 +516,13 @@ func parseDocument(file string, data []byte) (rawJob, []rawJob, error) {
 		list = root
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(root.Content); i += 2 {
-			k, v := root.Content[i], root.Content[i+1]
+			k, v := root.Content[i], deref(root.Content[i+1])
 			switch k.Value {
 			case "defaults":
 				if v.Kind != yaml.MappingNode {
 					return rawJob{}, nil, &Error{File: file, Line: v.Line, Err: errors.New("defaults: want a mapping")}
 				}
-				d, err := rawOf(file, v)
+				d, err := y.rawOf(v)
 				if err != nil {
 					return rawJob{}, nil, err
 				}
@@ -534,10 +544,10 @@ func parseDocument(file string, data []byte) (rawJob, []rawJob, error) {
 	}
 	raws := make([]rawJob, 0, len(list.Content))
 	for i, n := range list.Content {
-		if n.Kind != yaml.MappingNode {
+		if d := deref(n); d == nil || d.Kind != yaml.MappingNode {
 			return rawJob{}, nil, &Error{File: file, Line: n.Line, Job: fmt.Sprintf("job-%d", i+1), Err: errors.New("want a mapping of name, model, input, output, from")}
 		}
-		r, err := rawOf(file, n)
+		r, err := y.rawOf(n)
 		if err != nil {
 			return rawJob{}, nil, err
 		}
@@ -576,14 +586,90 @@ func yamlError(file string, err error) error {
 	return &Error{File: file, Err: err}
 }
 
-func rawOf(file string, n *yaml.Node) (rawJob, error) {
-	r := rawJob{line: n.Line, fields: map[string]any{}, lines: map[string]int{}}
+// maxAliasValues bounds the values YAML aliases may expand to in one
+// manifest: a few nested anchors ("billion laughs") would otherwise make
+// gigabytes out of a few hundred bytes.
+const maxAliasValues = 1 << 20
+
+// yamlReader turns YAML nodes into JSON values, counting what aliases
+// expand to.
+type yamlReader struct {
+	file     string
+	inAlias  int // aliases being expanded
+	expanded int // values made under an alias
+}
+
+// deref follows aliases to the node they name.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// isMerge reports a "<<" merge key (YAML 1.1, as yaml.v3 decodes it).
+func isMerge(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "" || k.Tag == "!!merge" || k.ShortTag() == "!!merge")
+}
+
+// fields returns the key/value pairs of mapping n, merge keys ("<<: *base"
+// or "<<: [*a, *b]") laid under its own keys, with each key's line.
+func (y *yamlReader) fields(n *yaml.Node) (keys []*yaml.Node, vals []*yaml.Node, err error) {
+	own := map[string]bool{}
+	var merged []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if _, dup := r.fields[k.Value]; dup {
-			return r, &Error{File: file, Line: k.Line, Err: fmt.Errorf("duplicate field %q", k.Value)}
+		k, v := n.Content[i], n.Content[i+1]
+		if isMerge(k) {
+			merged = append(merged, v)
+			continue
 		}
-		v, err := valueOf(file, n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			return nil, nil, &Error{File: y.file, Line: k.Line, Err: errors.New("keys must be strings")}
+		}
+		if own[k.Value] {
+			return nil, nil, &Error{File: y.file, Line: k.Line, Err: fmt.Errorf("duplicate key %q", k.Value)}
+		}
+		own[k.Value] = true
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	// Earlier merges win over later ones, own keys over both.
+	for _, m := range merged {
+		srcs := []*yaml.Node{deref(m)}
+		if srcs[0] != nil && srcs[0].Kind == yaml.SequenceNode {
+			srcs = srcs[0].Content
+		}
+		for _, src := range srcs {
+			line := src.Line
+			src = deref(src)
+			if src == nil || src.Kind != yaml.MappingNode {
+				return nil, nil, &Error{File: y.file, Line: line, Err: errors.New("<< merges a mapping (or a list of mappings) only")}
+			}
+			y.inAlias++
+			ks, vs, err := y.fields(src)
+			y.inAlias--
+			if err != nil {
+				return nil, nil, err
+			}
+			for i, k := range ks {
+				if !own[k.Value] {
+					own[k.Value] = true
+					keys, vals = append(keys, k), append(vals, vs[i])
+				}
+			}
+		}
+	}
+	return keys, vals, nil
+}
+
+func (y *yamlReader) rawOf(n *yaml.Node) (rawJob, error) {
+	r := rawJob{line: n.Line, fields: map[string]any{}, lines: map[string]int{}}
+	n = deref(n)
+	keys, vals, err := y.fields(n)
+	if err != nil {
+		return r, err
+	}
+	for i, k := range keys {
+		v, err := y.valueOf(vals[i])
 		if err != nil {
 			return r, err
 		}
@@ -594,21 +680,28 @@ func rawOf(file string, n *yaml.Node) (rawJob, error) {
 }
 
 // valueOf turns a YAML node into the JSON value it stands for.
-func valueOf(file string, n *yaml.Node) (any, error) {
+func (y *yamlReader) valueOf(n *yaml.Node) (any, error) {
+	if y.inAlias > 0 {
+		if y.expanded++; y.expanded > maxAliasValues {
+			return nil, &Error{File: y.file, Line: n.Line, Err: fmt.Errorf("YAML aliases expand to more than %d values", maxAliasValues)}
+		}
+	}
 	switch n.Kind {
 	case yaml.AliasNode:
-		return valueOf(file, n.Alias)
+		if n.Alias == nil {
+			return nil, &Error{File: y.file, Line: n.Line, Err: errors.New("unknown alias")}
+		}
+		y.inAlias++
+		defer func() { y.inAlias-- }()
+		return y.valueOf(n.Alias)
 	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind != yaml.ScalarNode {
-				return nil, &Error{File: file, Line: k.Line, Err: errors.New("keys must be strings")}
-			}
-			if _, dup := m[k.Value]; dup {
-				return nil, &Error{File: file, Line: k.Line, Err: fmt.Errorf("duplicate key %q", k.Value)}
-			}
-			v, err := valueOf(file, n.Content[i+1])
+		keys, vals, err := y.fields(n)
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]any, len(keys))
+		for i, k := range keys {
+			v, err := y.valueOf(vals[i])
 			if err != nil {
 				return nil, err
 			}
@@ -618,7 +711,7 @@ func valueOf(file string, n *yaml.Node) (any, error) {
 	case yaml.SequenceNode:
 		l := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := valueOf(file, c)
+			v, err := y.valueOf(c)
 			if err != nil {
 				return nil, err
 			}
@@ -632,18 +725,21 @@ func valueOf(file string, n *yaml.Node) (any, error) {
 		case "!!bool":
 			var b bool
 			if err := n.Decode(&b); err != nil {
-				return nil, &Error{File: file, Line: n.Line, Err: err}
+				return nil, &Error{File: y.file, Line: n.Line, Err: err}
 			}
 			return b, nil
 		case "!!int", "!!float":
 			var f float64
 			if err := n.Decode(&f); err != nil {
-				return nil, &Error{File: file, Line: n.Line, Err: err}
+				return nil, &Error{File: y.file, Line: n.Line, Err: err}
 			}
 			// Keep the number as written when it is JSON (a seed above
 			// 2^53 must not be rounded); YAML-only spellings go through float.
 			if json.Valid([]byte(n.Value)) {
 				return json.Number(n.Value), nil
+			}
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, &Error{File: y.file, Line: n.Line, Err: fmt.Errorf("%s is not a JSON number", n.Value)}
 			}
 			if f == float64(int64(f)) {
 				return json.Number(strconv.FormatInt(int64(f), 10)), nil
@@ -652,7 +748,7 @@ func valueOf(file string, n *yaml.Node) (any, error) {
 		}
 		return n.Value, nil
 	}
-	return nil, &Error{File: file, Line: n.Line, Err: fmt.Errorf("unsupported YAML node")}
+	return nil, &Error{File: y.file, Line: n.Line, Err: fmt.Errorf("unsupported YAML node")}
 }
 
 // parseLines reads JSON Lines: one job object per non-empty line.
@@ -722,7 +818,7 @@ func parseJSON(file string, data []byte) (rawJob, []rawJob, error) {
 		}
 		return rawJob{}, nil, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("not JSON: %v", err)}
 	}
-	lines, err := jsonLines(file, data, line)
+	lines, err := jsonLines(file, data)
 	if err != nil {
 		return rawJob{}, nil, err
 	}
@@ -773,25 +869,71 @@ func parseJSON(file string, data []byte) (rawJob, []rawJob, error) {
 }
 
 // jsonPositions maps a slash-joined path ("jobs/3", "jobs/3/model") to the
-// line its value or key is on.
-type jsonPositions map[string]int
+// line its value or key is on, and a path to the lines of its direct keys.
+type jsonPositions struct {
+	lines    map[string]int
+	children map[string]map[string]int
+}
 
-func (p jsonPositions) at(path string) int { return p[path] }
+func (p jsonPositions) at(path string) int { return p.lines[path] }
 
 // fields returns the lines of the direct keys under path.
 func (p jsonPositions) fields(path string) map[string]int {
-	out := map[string]int{}
-	for k, l := range p {
-		if rest, ok := strings.CutPrefix(k, path+"/"); ok && !strings.Contains(rest, "/") {
-			out[rest] = l
-		}
+	if c := p.children[path]; c != nil {
+		return c
 	}
-	return out
+	return map[string]int{}
 }
+
+func (p jsonPositions) set(parent, name string, line int) {
+	path := name
+	if parent != "" {
+		path = parent + "/" + name
+	}
+	if _, ok := p.lines[path]; !ok {
+		p.lines[path] = line
+	}
+	c := p.children[parent]
+	if c == nil {
+		c = map[string]int{}
+		p.children[parent] = c
+	}
+	if _, ok := c[name]; !ok {
+		c[name] = line
+	}
+}
+
+// lineCounter gives the line of an offset, counting newlines from the last
+// offset asked (offsets only grow while tokens are read): linear in the
+// size of the file, not quadratic.
+type lineCounter struct {
+	data       []byte
+	off, lines int
+}
+
+func (c *lineCounter) at(off int64) int {
+	o := min(max(int(off), 0), len(c.data))
+	if o < c.off {
+		c.off, c.lines = 0, 0
+	}
+	c.lines += bytes.Count(c.data[c.off:o], []byte("\n"))
+	c.off = o
+	return 1 + c.lines
+}
+
+func lastSegment(path string) string { return path[strings.LastIndex(path, "/")+1:] }
 
 // jsonLines walks data's tokens down to the fields of each job, recording
 // lines and refusing a key given twice in one object.
-func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, error) {
+func jsonLines(file string, data []byte) (jsonPositions, error) {
+	lc := &lineCounter{data: data}
+	line := lc.at
+	// The line a value starts on: after the blanks, commas and colons
+	// before it.
+	valueLine := func(start int64) int {
+		rest := data[min(int(start), len(data)):]
+		return line(start + int64(len(rest)-len(bytes.TrimLeft(rest, " \t\r\n,:"))))
+	}
 	type frame struct {
 		obj   bool
 		key   string // the pending key of an object
@@ -799,7 +941,7 @@ func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, e
 		path  string
 		seen  map[string]bool
 	}
-	pos := jsonPositions{}
+	pos := jsonPositions{lines: map[string]int{}, children: map[string]map[string]int{}}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var stack []*frame
@@ -828,7 +970,7 @@ func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, e
 			return pos, nil
 		}
 		if err != nil {
-			return nil, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("not JSON: %v", err)}
+			return jsonPositions{}, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("not JSON: %v", err)}
 		}
 		top := (*frame)(nil)
 		if len(stack) > 0 {
@@ -841,16 +983,12 @@ func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, e
 			}
 			k, _ := tok.(string)
 			if top.seen[k] {
-				return nil, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("duplicate key %q", k)}
+				return jsonPositions{}, &Error{File: file, Line: line(dec.InputOffset()), Err: fmt.Errorf("duplicate key %q", k)}
 			}
 			top.seen[k] = true
 			top.key = k
 			if len(stack) <= 3 {
-				p := k
-				if top.path != "" {
-					p = top.path + "/" + k
-				}
-				pos[p] = line(start + int64(len(data[start:])) - int64(len(bytes.TrimLeft(data[start:], " \t\r\n,:"))))
+				pos.set(top.path, k, valueLine(start))
 			}
 			continue
 		}
@@ -858,12 +996,16 @@ func jsonLines(file string, data []byte, line func(int64) int) (jsonPositions, e
 			stack = stack[:len(stack)-1]
 			continue
 		}
+		parent := ""
+		if top != nil {
+			parent = top.path
+		}
 		path := child()
 		if top != nil && top.obj {
 			top.key = ""
 		}
-		if _, ok := pos[path]; !ok && len(stack) <= 2 {
-			pos[path] = line(start + int64(len(data[start:])) - int64(len(bytes.TrimLeft(data[start:], " \t\r\n,:"))))
+		if _, ok := pos.lines[path]; !ok && len(stack) <= 2 {
+			pos.set(parent, lastSegment(path), valueLine(start))
 		}
 		if d, ok := tok.(json.Delim); ok {
 			stack = append(stack, &frame{obj: d == '{', path: path, seen: map[string]bool{}})

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -230,12 +231,25 @@ func NewPlan(m *Manifest, o PlanOptions) (*Plan, error) {
 		dep := func(name string) string { return steps[m.byName[name]].Locked.Identity }
 		s := &Step{Job: j, Files: files[i]}
 		prev, had := lock.Get(j.Name)
+		if had && p.foreign(prev.Files) {
+			// Files the job cannot have written (an edited lock, or
+			// another -d): not trusted, not written to, not clobbered. A
+			// completed request is downloaded again through the API.
+			prev.Files = nil
+		}
 		s.clobber = o.Clobber || (had && len(prev.Files) > 0)
 		s.prevFiles = prev.Files
 		plain := computeIdentity(j, files[i], dep, o.ExpiresAfter, "")
-		same := had && prev.Identity != "" &&
-			(prev.Identity == plain || (prev.Nonce != "" && prev.Identity == computeIdentity(j, files[i], dep, o.ExpiresAfter, prev.Nonce)))
+		forced := had && prev.Nonce != "" && prev.Identity == computeIdentity(j, files[i], dep, o.ExpiresAfter, prev.Nonce)
+		same := had && prev.Identity != "" && (prev.Identity == plain || forced)
 		switch {
+		case o.Force && forced && !terminal(prev.Status):
+			// An earlier --force was stopped (Ctrl-C, a kill, a CI
+			// timeout) before this job's request ended: the same command
+			// again picks that request up rather than paying for another.
+			s.Locked = prev
+			p.decide(s, now())
+			s.Reason = "forced earlier; " + s.Reason
 		case o.Force:
 			nonce := newNonce()
 			// The old files stay recorded until replaced: they are this
@@ -277,6 +291,15 @@ func NewPlan(m *Manifest, o PlanOptions) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// terminal reports a request status after which nothing changes.
+func terminal(status string) bool {
+	switch status {
+	case higgsfield.StatusCompleted, higgsfield.StatusFailed, higgsfield.StatusNSFW, higgsfield.StatusCanceled:
+		return true
+	}
+	return false
 }
 
 // decide picks the action of a job whose identity the lock already knows.
@@ -328,6 +351,30 @@ func (p *Plan) decide(s *Step, now time.Time) {
 	default:
 		s.Action, s.Reason = Wait, "request "+cmp.Or(l.Status, "submitted")
 	}
+}
+
+// foreign reports recorded files that are not where this run saves: an
+// absolute path, or one outside the output directory (a hand-edited lock
+// must not make hf overwrite ../../.bashrc).
+func (p *Plan) foreign(files []LockedFile) bool {
+	outAbs, err := filepath.Abs(p.OutDir)
+	if err != nil {
+		return len(files) > 0
+	}
+	for _, f := range files {
+		rel := filepath.FromSlash(f.Path)
+		if filepath.IsAbs(rel) || strings.HasPrefix(f.Path, "/") || filepath.VolumeName(rel) != "" {
+			return true
+		}
+		abs, err := filepath.Abs(p.abs(f.Path))
+		if err != nil {
+			return true
+		}
+		if r, err := filepath.Rel(outAbs, abs); err != nil || !filepath.IsLocal(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // abs is where a lock path lives on disk.
@@ -398,8 +445,9 @@ func (p *Plan) Estimate(ctx context.Context, e Estimator, concurrency int) (map[
 				return
 			}
 			c, err := strconv.ParseFloat(strings.TrimSpace(est.Credits), 64)
-			if err != nil {
-				errs[i] = fmt.Errorf("estimating job %s: credits %q is not a number", s.Job.Name, est.Credits)
+			if err != nil || math.IsNaN(c) || math.IsInf(c, 0) || c < 0 {
+				// NaN compares false with any --max-credits: it must not pass.
+				errs[i] = fmt.Errorf("estimating job %s: credits %q is not a cost", s.Job.Name, est.Credits)
 				return
 			}
 			costs[i] = c

@@ -208,7 +208,20 @@ func (p *Plan) Run(ctx context.Context, o RunOptions) *Report {
 		}
 	}
 	s.dispatch()
-	p.Lock.Keep(func(name string) bool { _, ok := p.Manifest.Job(name); return ok })
+	// A job taken out of the manifest keeps its entry while its files are
+	// on disk: put back, it is up to date (and its files still its own)
+	// rather than in its own way.
+	p.Lock.Keep(func(j LockedJob) bool {
+		if _, ok := p.Manifest.Job(j.Name); ok {
+			return true
+		}
+		for _, f := range j.Files {
+			if info, err := os.Lstat(p.abs(f.Path)); err == nil && info.Mode().IsRegular() && info.Size() == f.Bytes {
+				return true
+			}
+		}
+		return false
+	})
 	if err := p.Lock.Save(); err != nil {
 		o.Emit(Event{Kind: Warning, Time: time.Now(), Message: err.Error()})
 	}
@@ -692,7 +705,7 @@ func (s *scheduler) fetchRecorded(st *Step) ([]LockedFile, error) {
 	copy(files, st.Locked.Files)
 	for k, f := range files {
 		abs := s.p.abs(f.Path)
-		if ok, stat := check(abs, f, false); ok {
+		if ok, stat := check(abs, f, s.p.verify); ok {
 			files[k].Stat = stat
 			continue
 		}

@@ -418,7 +418,26 @@ func TestRunForgetsUnknownRequestsAndRemovedJobs(t *testing.T) {
 	if rep.Jobs[0].State != StateGenerated || r.srv.Charged() != 3 || rep.ExitCode() != 0 {
 		t.Fatalf("after forgetting it: %s, charged %d", states(rep), r.srv.Charged())
 	}
-	// A job removed from the manifest leaves the lock.
+	// A job taken out of the manifest keeps its entry while its files are
+	// there: put back, it is up to date, not an output in its own way.
+	r.manifest(1, nil)
+	r.run(runCfg{j: 1})
+	r.manifest(2, nil)
+	rep, _ = r.run(runCfg{j: 2})
+	if rep.ExitCode() != 0 || rep.Jobs[1].State != StateUpToDate || r.srv.Charged() != 3 {
+		t.Fatalf("j2 put back: %s, charged %d", states(rep), r.srv.Charged())
+	}
+	// Removed with its files gone, it leaves the lock.
+	lock, err = OpenLock(LockPath(r.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j2, _ := lock.Get("j2")
+	for _, f := range j2.Files {
+		if err := os.Remove(filepath.Join(r.dir, filepath.FromSlash(f.Path))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r.manifest(1, nil)
 	r.run(runCfg{j: 1})
 	lock, err = OpenLock(LockPath(r.path))

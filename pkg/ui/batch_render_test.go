@@ -2,10 +2,13 @@ package ui
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/lipgloss"
 
 	"github.com/hf-cli/hf/pkg/batch"
 	"github.com/hf-cli/hf/pkg/events"
@@ -92,10 +95,33 @@ func TestBatchPrettyAndSummary(t *testing.T) {
 		{Name: "hero", State: batch.StateGenerated, Seconds: 1.52, Files: []batch.File{{Path: "hero-1.png"}}, Credits: &c},
 		{Name: "vid", State: batch.StateFailed},
 	}, Summary: batch.Summary{Total: 2, Generated: 1, Failed: 1, Seconds: 2}}
-	BatchSummary(&sum, iostreams.NewStyles(false), rep)
+	BatchSummary(&sum, iostreams.NewStyles(false), rep, 0)
 	for _, want := range []string{"job", "credits", "hero", "generated", "1.5s", "hero-1.png", "vid", "failed", "2 jobs: 1 generated, 1 failed in 2s"} {
 		if !strings.Contains(sum.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum.String())
+		}
+	}
+}
+
+// On a narrow terminal the table is narrowed to fit, its cells wrapped,
+// rather than every row broken in two by the terminal.
+func TestBatchSummaryFitsTheTerminal(t *testing.T) {
+	var jobs []*batch.Outcome
+	for i := range 3 {
+		name := fmt.Sprintf("job-with-a-rather-long-name-%d", i)
+		jobs = append(jobs, &batch.Outcome{Name: name, State: batch.StateGenerated, Seconds: 3, Files: []batch.File{{Path: name + "-1.png"}}})
+	}
+	rep := &batch.Report{Jobs: jobs, Summary: batch.Summary{Total: 3, Generated: 3, Seconds: 3}}
+	for _, width := range []int{40, 60, 200} {
+		var sum bytes.Buffer
+		BatchSummary(&sum, iostreams.NewStyles(false), rep, width)
+		for _, l := range strings.Split(strings.TrimRight(sum.String(), "\n"), "\n") {
+			if w := lipgloss.Width(l); w > width {
+				t.Errorf("width %d: a line of %d cells: %q", width, w, l)
+			}
+		}
+		if !strings.Contains(sum.String(), "3 jobs: 3 generated") {
+			t.Errorf("width %d: no summary line:\n%s", width, sum.String())
 		}
 	}
 }

@@ -18,8 +18,10 @@ import (
 const summaryRows = 40
 
 // BatchSummary draws the end-of-run table on a terminal (job, state, time,
-// files, credits) and the one-line summary under it.
-func BatchSummary(w io.Writer, st iostreams.Styles, rep *batch.Report) {
+// files, credits) and the one-line summary under it. width is the
+// terminal's (0: unknown): a wider table is narrowed to it, its cells
+// wrapped, rather than wrapped by the terminal line by line.
+func BatchSummary(w io.Writer, st iostreams.Styles, rep *batch.Report, width int) {
 	jobs := rep.Jobs
 	hidden := 0
 	if len(jobs) > summaryRows {
@@ -78,7 +80,11 @@ func BatchSummary(w io.Writer, st iostreams.Styles, rep *batch.Report) {
 		return s
 	})
 	if len(jobs) > 0 {
-		fmt.Fprintln(w, t.Render())
+		out := t.Render()
+		if width > 0 && lipgloss.Width(out) > width {
+			out = t.Width(width).Render()
+		}
+		fmt.Fprintln(w, out)
 	}
 	line := BatchSummaryLine(rep.Summary)
 	if hidden > 0 {

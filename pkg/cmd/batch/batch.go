@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -98,8 +99,9 @@ rejected, 130 on Ctrl-C (run the same command again to resume).`,
 			if err := cmdutil.CheckPollInterval(opts.PollInterval); err != nil {
 				return err
 			}
-			if opts.MaxCreditsSet && opts.MaxCredits < 0 {
-				return cmdutil.FlagErrorf("--max-credits must not be negative")
+			if opts.MaxCreditsSet && (opts.MaxCredits < 0 || math.IsNaN(opts.MaxCredits)) {
+				// NaN compares false with every total: it would let anything through.
+				return cmdutil.FlagErrorf("--max-credits must be a number, not negative")
 			}
 			if opts.Shard != "" {
 				if _, _, err := batch.ParseShard(opts.Shard); err != nil {
@@ -266,6 +268,10 @@ func exclusive(lockPath string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
+	// One lock file reached through a symlinked directory is the same file.
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
 	sum := sha256.Sum256([]byte(abs))
 	if err := os.MkdirAll(filepath.Join(dir, "batch"), 0o700); err != nil {
 		return nil, err
@@ -359,7 +365,7 @@ func report(opts *Options, rep *batch.Report) {
 	}
 	if !opts.Quiet {
 		if opts.IO.Animate() {
-			ui.BatchSummary(opts.IO.ErrOut, opts.IO.ErrStyles(), rep)
+			ui.BatchSummary(opts.IO.ErrOut, opts.IO.ErrStyles(), rep, opts.IO.TerminalWidth())
 		} else {
 			fmt.Fprintln(opts.IO.ErrOut, "hf: "+ui.BatchSummaryLine(rep.Summary))
 		}
