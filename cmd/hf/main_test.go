@@ -69,6 +69,7 @@ func TestScripts(t *testing.T) {
 			"freeport":  cmdFreeport,
 			"pngfile":   cmdPNGFile,
 			"blackhole": cmdBlackhole,
+			"sleep":     cmdSleep,
 			// hf listen and hf webhook (listen_test.go)
 			"app":       cmdApp,
 			"waitfile":  cmdWaitfile,
@@ -108,6 +109,15 @@ func setup(env *testscript.Env) error {
 		env.Setenv("GORACE", "atexit_sleep_ms=10")
 	}
 	return nil
+}
+
+// cmdSleep is "sleep D": let a background hf reach a state the fake
+// cannot observe (a back-off, a second signal's handler).
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	time.Sleep(duration(ts, args[0]))
 }
 
 func server(ts *testscript.TestScript) *hftest.Server {
@@ -181,7 +191,7 @@ var fakeCmds = map[string]fakeCmd{
 		}
 		srv.SetImageSize(atoi(ts, args[0]), atoi(ts, args[1]))
 	}},
-	"fault":         {"fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [body=JSON]", false, fakeFault},
+	"fault":         {"fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [delay=D] [body=JSON]", false, fakeFault},
 	"charged":       {"charged N", false, fakeCharged},
 	"hits":          {"hits ENDPOINT ==|>=|<= N", false, fakeHits},
 	"waithits":      {"waithits ENDPOINT N", false, fakeWaitHits},
@@ -244,7 +254,7 @@ func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
 
 func fakeFault(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
 	if len(args) < 2 {
-		ts.Fatalf("usage: fake fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [body=JSON]")
+		ts.Fatalf("usage: fake fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [delay=D] [body=JSON]")
 	}
 	f := hftest.Fault{Endpoint: endpoint(ts, args[0])}
 	for _, a := range args[1:] {
@@ -264,6 +274,8 @@ func fakeFault(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []str
 			f.RetryAfter = val
 		case "truncate":
 			f.Truncate = int64(atoi(ts, val))
+		case "delay":
+			f.Delay = duration(ts, val)
 		case "body":
 			f.Body = val
 		default:

@@ -193,10 +193,16 @@ type InterruptedError struct {
 	Canceled bool
 	// Resume is the command that picks the request up again.
 	Resume string
+	// Key: interrupted while submitting, after an attempt that may have
+	// reached the API; replaying with this Idempotency-Key finds the
+	// request, if it was created, without a second charge.
+	Key string
 }
 
 func (e *InterruptedError) Error() string {
 	switch {
+	case e.Key != "":
+		return "interrupted while submitting: the API may have created the request; " + ReplayHint(e.Key)
 	case e.RequestID == "":
 		return "interrupted"
 	case e.Canceled:
@@ -216,7 +222,7 @@ type SubmitUnknownError struct {
 }
 
 func (e *SubmitUnknownError) Error() string {
-	return fmt.Sprintf("submitting failed (%v); the API may have created the request anyway: run the same command again with --idempotency-key %s to pick it up without paying twice", e.Err, e.Key)
+	return fmt.Sprintf("submitting failed (%v); the API may have created the request anyway: %s", e.Err, ReplayHint(e.Key))
 }
 func (e *SubmitUnknownError) Unwrap() error { return e.Err }
 
@@ -284,25 +290,16 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	if err := r.precheckOwners(spec); err != nil {
 		return res, err
 	}
-	// The submit is not cut short by Ctrl-C: its answer (the request id) is
-	// what makes the request recoverable.
 	key := spec.IdempotencyKey
 	if key == "" {
 		key = uuid.NewString()
 	}
-	subCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 	var hook string
 	if r.Endpoint != nil {
 		hook = r.Endpoint.URL()
 	}
-	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: hook, IdempotencyKey: key, ExpiresAfter: spec.ExpiresAfter})
-	cancel()
+	st, err := r.submit(ctx, spec, key, hook)
 	if err != nil {
-		if higgsfield.MaybeCreated(err) {
-			// An attempt may have reached the API before failing: say so,
-			// and how to find the request without paying twice.
-			return res, &SubmitUnknownError{Key: key, Err: err}
-		}
 		return res, err
 	}
 	res.RequestID, res.Status = st.RequestID, st.Status
@@ -310,7 +307,7 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	prompt, _ := spec.Params["prompt"].(string)
 	have := r.replayed(st.RequestID, dir, spec.Output)
 	r.journal(journal.Record{Event: journal.EventSubmitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
-		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template.String(), Prompt: prompt})
+		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template.String(), Prompt: prompt, IdempotencyKey: key})
 	r.emit(events.Event{Kind: events.Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
 	if spec.NoWait {
 		return res, nil

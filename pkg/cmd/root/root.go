@@ -177,11 +177,12 @@ func instant(cmd *cobra.Command, args []string) bool {
 	return false
 }
 
-// handleSignals makes the first SIGINT or SIGTERM cancel with
-// job.ErrInterrupt and a second one exit at once; the returned func stops.
+// handleSignals makes the first SIGINT, SIGTERM or SIGHUP (the terminal
+// closed) cancel with job.ErrInterrupt and a second one exit at once,
+// naming any submit still in flight; the returned func stops.
 func handleSignals(ios *iostreams.IOStreams, cancel context.CancelCauseFunc) (stop func()) {
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		n := 0
 		for range sigs {
@@ -203,6 +204,9 @@ func InterruptedAgain(ios *iostreams.IOStreams) {
 	ui.StopLive()
 	fmt.Fprintln(ios.ErrOut, ui.FormatError(ios.ErrStyles(), "interrupted again, exiting now",
 		"a request may still be queued or running (and be charged): hf history --pending lists it; hf wait ID picks it up, hf cancel ID cancels it while queued"))
+	for _, p := range job.InFlight() {
+		fmt.Fprintf(ios.ErrOut, "hf: the submit of %s got no answer; if the API created it: %s (hf history lists it)\n", p.Model, job.ReplayHint(p.Key))
+	}
 }
 
 // Run executes one hf command line with f's streams and returns the exit
