@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -445,7 +446,7 @@ func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
 	if out.Template.IsZero() {
 		out.Template = download.Default
 	}
-	st, err := r.Client.Status(ctx, rs.RequestID, statusURL)
+	st, err := r.check(ctx, rs.RequestID, statusURL, mode.deadline, rs.Timeout)
 	if err != nil {
 		if ctx.Err() != nil {
 			return r.detached(res, &higgsfield.Status{RequestID: rs.RequestID}, false)
@@ -458,6 +459,83 @@ func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
 	}
 	return r.finish(ctx, res, st, out, rs.Timeout, mode)
 }
+
+// check is the first status check of hf wait / hf download: retried like
+// the polls that follow it (5xx, network errors, a check that got no
+// answer) on the polling schedule, within the timeout. A definite answer
+// (404: no such request here, 401) is returned at once.
+func (r *Runner) check(ctx context.Context, id, statusURL string, deadline time.Time, timeout time.Duration) (*higgsfield.Status, error) {
+	cctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithDeadlineCause(ctx, deadline, errTimedOut)
+		defer cancel()
+	}
+	delay := r.schedule().First
+	for attempt := 1; ; attempt++ {
+		st, err := r.Client.Status(cctx, id, statusURL)
+		switch {
+		case err == nil:
+			return st, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case cctx.Err() != nil:
+			return nil, &TimeoutError{RequestID: id, After: timeout, Ephemeral: r.Ephemeral}
+		case !higgsfield.Retryable(err):
+			return nil, err
+		}
+		r.emit(events.Event{Kind: events.Retry, RequestID: id, Retry: events.RetryInfo{Op: "status check", Err: err, Attempt: attempt, Delay: delay}})
+		t := time.NewTimer(delay)
+		select {
+		case <-cctx.Done():
+			t.Stop()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, &TimeoutError{RequestID: id, After: timeout, Ephemeral: r.Ephemeral}
+		case <-t.C:
+		}
+		sched := r.schedule()
+		delay = min(time.Duration(float64(delay)*max(sched.Factor, 1)), max(sched.Max, sched.First))
+	}
+}
+
+// schedule is the polling schedule in use.
+func (r *Runner) schedule() await.Schedule {
+	sched := r.Schedule
+	if sched.First == 0 {
+		sched = await.Tight
+		if r.Endpoint != nil {
+			sched = await.Sparse
+		}
+	}
+	return sched
+}
+
+// StatusCheckError: hf stopped following a submitted request because its
+// status checks kept failing with an answer retrying does not change (404,
+// 401, 422 three times running). The request itself may go on.
+type StatusCheckError struct {
+	RequestID string
+	Err       error
+}
+
+func (e *StatusCheckError) Error() string {
+	return fmt.Sprintf("checking the status of %s failed (%v); the request may go on: hf wait %s", e.RequestID, e.Err, e.RequestID)
+}
+func (e *StatusCheckError) Unwrap() error { return e.Err }
+
+// maxDefiniteStatusErrors is how many 4xx answers in a row a status check
+// of a known request may get before hf stops following it: one 404 or 401
+// right after the submit (a replica that has not seen it yet, a load
+// balancer's blip) is not the end.
+const maxDefiniteStatusErrors = 3
+
+// transientStatusError is a 4xx status answer that polling tries again
+// (it hides the answer from higgsfield.Retryable).
+type transientStatusError struct{ err error }
+
+func (e transientStatusError) Error() string { return e.err.Error() }
 
 // finishMode says how finish treats a request.
 type finishMode struct {
@@ -490,6 +568,10 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 			res.Status = st.Status // the last one seen
 			if timedOut() {
 				err = &TimeoutError{RequestID: res.RequestID, After: timeout, Ephemeral: r.Ephemeral}
+			}
+			var pe *await.PermanentError
+			if errors.As(err, &pe) {
+				err = &StatusCheckError{RequestID: res.RequestID, Err: pe.Err}
 			}
 			res.Error = err.Error()
 			return res, err
@@ -567,10 +649,17 @@ func saved(have []journal.File, rawURL string) (journal.File, bool) {
 func (r *Runner) wait(wctx context.Context, st *higgsfield.Status) (*higgsfield.Status, string, error) {
 	last := st
 	failures := 0
-	sched := r.Schedule
+	var definite atomic.Int32 // 4xx answers in a row
 	opts := await.Options{
 		Poll: func(ctx context.Context) (*higgsfield.Status, error) {
-			return r.Client.Status(ctx, st.RequestID, st.StatusURL)
+			s, err := r.Client.Status(ctx, st.RequestID, st.StatusURL)
+			switch {
+			case err == nil:
+				definite.Store(0)
+			case !higgsfield.Retryable(err) && higgsfield.StatusCodeOf(err) >= 400 && definite.Add(1) < maxDefiniteStatusErrors:
+				return nil, transientStatusError{err}
+			}
+			return s, err
 		},
 		OnStatus: func(s *higgsfield.Status) {
 			failures = 0
@@ -594,14 +683,8 @@ func (r *Runner) wait(wctx context.Context, st *higgsfield.Status) (*higgsfield.
 		opts.EndpointDown = r.Endpoint.Done()
 		opts.Deliveries = r.Endpoint.Expect(st.RequestID)
 		defer r.Endpoint.Forget(st.RequestID)
-		if sched.First == 0 {
-			sched = await.Sparse
-		}
 	}
-	if sched.First == 0 {
-		sched = await.Tight
-	}
-	opts.Schedule = sched
+	opts.Schedule = r.schedule()
 	res, err := await.Until(wctx, opts)
 	if err != nil {
 		return last, "", err

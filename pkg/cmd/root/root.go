@@ -249,6 +249,7 @@ func ExitCode(err error) int {
 		timeout  *job.TimeoutError
 		dlErr    *job.DownloadError
 		intr     *job.InterruptedError
+		checkErr *job.StatusCheckError
 		exists   *dl.ExistsError
 		missing  *config.MissingCredentialsError
 		apiError *higgsfield.APIError
@@ -270,6 +271,13 @@ func ExitCode(err error) int {
 		return ExitTimeout
 	case errors.As(err, &dlErr):
 		return ExitDownload
+	case errors.As(err, &checkErr):
+		// Not the user's input: the request was accepted; only 401/403
+		// say something about the key.
+		if code := higgsfield.StatusCodeOf(err); code == http.StatusUnauthorized || code == http.StatusForbidden {
+			return ExitAuth
+		}
+		return ExitError
 	case errors.As(err, &outcome):
 		switch outcome.Status {
 		case higgsfield.StatusNSFW:
@@ -320,6 +328,8 @@ func Hint(err error) string {
 		badValue *config.ValueError
 	)
 	switch {
+	case errors.As(err, new(*job.StatusCheckError)) && higgsfield.StatusCodeOf(err) != http.StatusUnauthorized:
+		return "" // the message says how to pick the request up; the id is the API's own
 	case errors.As(err, &badCreds):
 		return "give the key as KEY_ID:KEY_SECRET (or the id and secret apart); " + credentialOrder
 	case errors.As(err, &missing):
