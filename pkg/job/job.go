@@ -198,12 +198,19 @@ type InterruptedError struct {
 	// reached the API; replaying with this Idempotency-Key finds the
 	// request, if it was created, without a second charge.
 	Key string
+	// Detail, when set, says what became of the request in place of the
+	// default words.
+	Detail string
 }
 
 func (e *InterruptedError) Error() string {
 	switch {
+	case e.Detail != "":
+		return "interrupted: " + e.Detail
 	case e.Key != "":
 		return "interrupted while submitting: the API may have created the request; " + ReplayHint(e.Key)
+	case strings.HasPrefix(e.Resume, "hf download "):
+		return fmt.Sprintf("interrupted while saving the outputs of %s; they stay available: %s", e.RequestID, e.Resume)
 	case e.RequestID == "":
 		return "interrupted"
 	case e.Canceled:
@@ -700,6 +707,9 @@ func (r *Runner) wait(wctx context.Context, st *higgsfield.Status) (*higgsfield.
 // go through here.
 func Cancel(ctx context.Context, c *higgsfield.Client, id, cancelURL string, record func(journal.Record)) error {
 	if err := c.Cancel(ctx, id, cancelURL); err != nil {
+		if ctx.Err() != nil {
+			return &InterruptedError{RequestID: id, Detail: fmt.Sprintf("hf does not know whether the cancel of %s went through; check with: hf status %s", id, id)}
+		}
 		var ae *higgsfield.APIError
 		if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
 			return fmt.Errorf("%s has already started and can no longer be canceled (%w)", id, err)
@@ -717,6 +727,7 @@ func Cancel(ctx context.Context, c *higgsfield.Client, id, cancelURL string, rec
 func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
 	id := st.RequestID
 	if mayCancel && st.Status == higgsfield.StatusQueued {
+		r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: "canceling " + id + " (it is still queued)…"})
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := Cancel(cctx, r.Client, id, st.CancelURL, r.journal)
 		cancel()

@@ -219,6 +219,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 func run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []string) int {
 	cmd.SetArgs(args)
 	ran, err := cmd.ExecuteContextC(ctx)
+	if err != nil && ExitCode(err) == ExitError && (errors.Is(err, context.Canceled) || errors.Is(err, job.ErrInterrupt)) &&
+		errors.Is(context.Cause(ctx), job.ErrInterrupt) {
+		// Ctrl-C cut a call short in a command with nothing more to say.
+		err = &job.InterruptedError{}
+	}
 	var flagErr *cmdutil.FlagError
 	if errors.As(err, &flagErr) && flagErr.Hint == "" && ran != nil {
 		flagErr.Hint = "see: " + ran.CommandPath() + " --help"
