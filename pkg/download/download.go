@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	redactpkg "github.com/hf-cli/hf/pkg/redact"
@@ -286,6 +287,10 @@ func (f *Fetcher) Stream(ctx context.Context, rawURL string, w io.Writer) (File,
 	}
 	tr.open = func(context.Context, *http.Response) error { tr.w = w; return nil }
 	if err := tr.run(ctx); err != nil {
+		if errors.Is(err, syscall.EPIPE) {
+			// The reader stopped early (| head): not a failure of the host.
+			err = &Error{URL: rawURL, Permanent: true, Err: fmt.Errorf("the program reading stdout closed it after %d bytes, before the end of the output", tr.written)}
+		}
 		return File{}, err
 	}
 	return tr.file(""), nil
