@@ -181,3 +181,41 @@ func TestInFlight(t *testing.T) {
 		t.Fatalf("InFlight() = %+v after the answer", got)
 	}
 }
+
+// Ctrl-C while queued says at once that hf cancels; a cancel that gets no
+// answer is not taken for a success nor passed over: hf says it may go on.
+func TestInterruptCancelUnanswered(t *testing.T) {
+	f := setup(t, time.Hour, time.Hour)
+	c, err := higgsfield.New(higgsfield.Options{BaseURL: f.srv.URL, Credentials: higgsfield.Credentials{ID: "kid", Secret: "ksecret"},
+		MaxAttempts: 1, CancelTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.runner.Client = c
+	f.srv.Inject(hftest.Fault{Endpoint: hftest.Cancel, Hang: true})
+	ctx, cancel := context.WithCancelCause(ctxT(t))
+	defer cancel(nil)
+	f.ev.on = func(e events.Event) {
+		if e.Kind == events.Submitted {
+			cancel(ErrInterrupt)
+		}
+	}
+	res, err := f.runner.Generate(ctx, f.spec(map[string]any{"prompt": "x"}))
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Canceled || ie.Resume != "hf wait "+res.RequestID {
+		t.Fatalf("err = %v, want a detach that resumes with hf wait", err)
+	}
+	var texts []string
+	for _, e := range f.ev.all() {
+		if e.Kind == events.Detached {
+			texts = append(texts, e.Text)
+		}
+	}
+	if len(texts) != 2 || !strings.HasPrefix(texts[0], "canceling "+res.RequestID) ||
+		!strings.Contains(texts[1], "could not cancel "+res.RequestID) || !strings.Contains(texts[1], "hf status "+res.RequestID) {
+		t.Fatalf("detached lines %q", texts)
+	}
+	if f.srv.Count(hftest.Cancel) != 1 {
+		t.Fatalf("%d cancels", f.srv.Count(hftest.Cancel))
+	}
+}
