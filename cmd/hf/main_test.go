@@ -69,7 +69,6 @@ func TestScripts(t *testing.T) {
 			"freeport":  cmdFreeport,
 			"pngfile":   cmdPNGFile,
 			"blackhole": cmdBlackhole,
-			"sleep":     cmdSleep,
 			// hf listen and hf webhook (listen_test.go)
 			"app":       cmdApp,
 			"waitfile":  cmdWaitfile,
@@ -109,15 +108,6 @@ func setup(env *testscript.Env) error {
 		env.Setenv("GORACE", "atexit_sleep_ms=10")
 	}
 	return nil
-}
-
-// cmdSleep is "sleep D": let a background hf reach a state the fake
-// cannot observe (a back-off, a second signal's handler).
-func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: sleep DURATION")
-	}
-	time.Sleep(duration(ts, args[0]))
 }
 
 func server(ts *testscript.TestScript) *hftest.Server {
