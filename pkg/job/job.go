@@ -735,8 +735,12 @@ func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
 			r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: higgsfield.StatusCanceled, Text: "canceled " + id + " (it was still queued)"})
 			return &InterruptedError{RequestID: id, Canceled: true}
 		}
-		// A cancel that got no answer may have gone through: say so.
-		r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: fmt.Sprintf("could not cancel %s (%v); it may go on (hf status %s tells)", id, err, id)})
+		text := fmt.Sprintf("could not cancel %s (%v); it may go on (hf status %s tells)", id, err, id)
+		if higgsfield.StatusCodeOf(err) == http.StatusBadRequest {
+			text = id + " had started meanwhile and can no longer be canceled; it goes on"
+		}
+		// (A cancel that got no answer may have gone through: say so.)
+		r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: text})
 		return &InterruptedError{RequestID: id, Resume: "hf wait " + id}
 	}
 	if r.Ephemeral {
