@@ -181,7 +181,7 @@ var fakeCmds = map[string]fakeCmd{
 		}
 		srv.SetImageSize(atoi(ts, args[0]), atoi(ts, args[1]))
 	}},
-	"fault":         {"fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [body=JSON]", false, fakeFault},
+	"fault":         {"fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [delay=D] [body=JSON]", false, fakeFault},
 	"charged":       {"charged N", false, fakeCharged},
 	"hits":          {"hits ENDPOINT ==|>=|<= N", false, fakeHits},
 	"waithits":      {"waithits ENDPOINT N", false, fakeWaitHits},
@@ -244,7 +244,7 @@ func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
 
 func fakeFault(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []string) {
 	if len(args) < 2 {
-		ts.Fatalf("usage: fake fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [body=JSON]")
+		ts.Fatalf("usage: fake fault ENDPOINT STATUS|drop|hang [times=N] [after] [retry-after=S] [truncate=N] [overlong=N] [delay=D] [body=JSON]")
 	}
 	f := hftest.Fault{Endpoint: endpoint(ts, args[0])}
 	for _, a := range args[1:] {
@@ -264,6 +264,8 @@ func fakeFault(ts *testscript.TestScript, srv *hftest.Server, _ bool, args []str
 			f.RetryAfter = val
 		case "truncate":
 			f.Truncate = int64(atoi(ts, val))
+		case "delay":
+			f.Delay = duration(ts, val)
 		case "body":
 			f.Body = val
 		default:

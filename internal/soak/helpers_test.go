@@ -144,7 +144,11 @@ func partFiles(root string) ([]string, error) {
 }
 
 // rawRecords reads a journal file line by line; every line must be one whole
-// JSON record with an event and a request id.
+// JSON record with an event and a request id, except the records of a submit
+// before its answer (submitting, submit_failed), which carry its
+// Idempotency-Key instead. Those are checked, not returned: each
+// "submitted" record with a key must follow a "submitting" one with that key
+// (hf journals a submit before sending it).
 func rawRecords(path string) ([]journal.Record, []string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -155,6 +159,7 @@ func rawRecords(path string) ([]journal.Record, []string, error) {
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		bad = append(bad, "file does not end with a newline (torn last record)")
 	}
+	sending := map[string]bool{} // keys of journaled submits
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -165,6 +170,15 @@ func rawRecords(path string) ([]journal.Record, []string, error) {
 		if err := dec.Decode(&rec); err != nil || dec.More() {
 			bad = append(bad, fmt.Sprintf("line %d does not parse (%v): %.200q", n, err, line))
 			continue
+		}
+		if rec.RequestID == "" && rec.IdempotencyKey != "" && (rec.Event == journal.EventSubmitting || rec.Event == journal.EventSubmitFailed) && !rec.Time.IsZero() {
+			if rec.Event == journal.EventSubmitting {
+				sending[rec.IdempotencyKey] = true
+			}
+			continue
+		}
+		if rec.Event == journal.EventSubmitted && rec.IdempotencyKey != "" && !sending[rec.IdempotencyKey] {
+			bad = append(bad, fmt.Sprintf("line %d: a submitted record whose submit was not journaled before it went out: %.200q", n, line))
 		}
 		if rec.RequestID == "" || rec.Event == "" || rec.Time.IsZero() {
 			bad = append(bad, fmt.Sprintf("line %d lacks request_id, event or time: %.200q", n, line))

@@ -117,6 +117,7 @@ func (o *OutputFlags) Resolve(ios *iostreams.IOStreams, jsonOut bool) (job.Outpu
 				Hint: "redirect stdout (-o - > out.png, or | another-command), or pass --to-terminal to write it anyway"}
 		}
 		out.Stdout = ios.Out
+		streamToStdout()
 		return out, nil
 	}
 	if t := o.Output; t != "" && (strings.HasSuffix(t, "/") || strings.HasSuffix(t, string(filepath.Separator)) || filepath.Clean(t) == "." || filepath.Clean(t) == "..") {

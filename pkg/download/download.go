@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	redactpkg "github.com/hf-cli/hf/pkg/redact"
@@ -229,6 +230,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, t Target) (File, err
 		// Bound before the first byte: a later run resumes only this.
 		tr.bind = func(validator string) error { return p.bind(binding, validator) }
 		tr.rewind = p.truncate
+		tr.verify = func(n int64) error { return complete(p.f, n) }
 		tr.w = p.writer()
 		if p.resumable(binding) {
 			// A previous run left a prefix of this very output: hash it and
@@ -285,6 +287,10 @@ func (f *Fetcher) Stream(ctx context.Context, rawURL string, w io.Writer) (File,
 	}
 	tr.open = func(context.Context, *http.Response) error { tr.w = w; return nil }
 	if err := tr.run(ctx); err != nil {
+		if errors.Is(err, syscall.EPIPE) {
+			// The reader stopped early (| head): not a failure of the host.
+			err = &Error{URL: rawURL, Permanent: true, Err: fmt.Errorf("the program reading stdout closed it after %d bytes, before the end of the output", tr.written)}
+		}
 		return File{}, err
 	}
 	return tr.file(""), nil
@@ -333,6 +339,9 @@ type transfer struct {
 	// rewind empties w for a server that answers a resume with the whole
 	// body; nil when w cannot rewind (the prefix is then verified and skipped).
 	rewind func() error
+	// verify, when set, checks the n bytes written are a whole file, after
+	// a body of unknown length ended (see complete).
+	verify func(n int64) error
 
 	w           io.Writer
 	hash        hash.Hash
@@ -450,6 +459,9 @@ func (t *transfer) attempt(ctx context.Context) error {
 		return stalled(err)
 	}
 	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); webPage(ct) {
+		return permanent(fmt.Errorf("the asset host answered with a web page (%s), not the output; nothing was saved", ct))
+	}
 	if t.w == nil {
 		t.contentType = resp.Header.Get("Content-Type")
 		stall.Stop() // waiting for another process's download is not a stall
@@ -489,8 +501,18 @@ func (t *transfer) attempt(ctx context.Context) error {
 		return fmt.Errorf("incomplete: got %d of %d bytes", t.written, t.total)
 	case t.total >= 0 && t.written > t.total:
 		return permanent(fmt.Errorf("got %d bytes, more than the %d announced", t.written, t.total))
+	case t.total < 0 && t.verify != nil:
+		return t.verify(t.written) // retried: the rest may come with Range
 	}
 	return nil
+}
+
+// webPage reports a Content-Type no generation has: the HTML page of a CDN,
+// proxy or login wall answered in place of the output.
+func webPage(contentType string) bool {
+	mt, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(contentType)), ";")
+	mt = strings.TrimSpace(mt)
+	return mt == "text/html" || mt == "application/xhtml+xml"
 }
 
 // accept sorts an answer out: it checks a resumed answer belongs to the

@@ -171,6 +171,10 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// SubmitTimeout is how long one submit attempt may take, answer included:
+// the longest an interrupted submit holds the caller.
+func (c *Client) SubmitTimeout() time.Duration { return c.timeouts["submit"] }
+
 // BaseURL returns the API base URL in use.
 func (c *Client) BaseURL() string { return c.base.String() }
 
@@ -205,6 +209,9 @@ type SubmitRequest struct {
 	// ExpiresAfter, when set, is sent as Hf-Expires-After (whole seconds):
 	// the request's retention (the API takes 1 h to the account's retention).
 	ExpiresAfter time.Duration
+	// Sending, when set, is told true as each attempt goes out and false
+	// when it has its answer (or failed).
+	Sending func(bool)
 }
 
 // modelRe and idRe compile on first use, not at start-up (see bench/startup.sh).
@@ -233,6 +240,12 @@ func ValidID(id string) error {
 // Submit creates a generation: POST {base}/{model}. Retries (5xx, 429,
 // network errors) reuse the same Idempotency-Key so a lost answer never
 // charges twice; Retry-After is honoured.
+//
+// ctx ends the retries, their waits included: once it is done no further
+// attempt is sent. The attempt in flight is not cut short by ctx (only by
+// the submit's per-attempt timeout): its answer carries the request id, the
+// one thing that makes a created request recoverable. An attempt that
+// succeeds after ctx ended is returned as a success; the caller decides.
 func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
 	if err := ValidModel(r.Model); err != nil {
 		return nil, err
@@ -253,9 +266,17 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest) (*Status, error) {
 	if r.Webhook != "" {
 		u.RawQuery = url.Values{"hf_webhook": {r.Webhook}}.Encode()
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // nothing was sent
+	}
+	attemptCtx := context.WithoutCancel(ctx)
 	var maybe bool // an attempt may have reached the API
 	st, err := retry(ctx, c, "submit", func() (*Status, error) {
-		req, err := newRequest(ctx, http.MethodPost, u.String(), body)
+		if r.Sending != nil {
+			r.Sending(true)
+			defer r.Sending(false)
+		}
+		req, err := newRequest(attemptCtx, http.MethodPost, u.String(), body)
 		if err != nil {
 			return nil, err
 		}
@@ -470,6 +491,9 @@ func retry[T any](ctx context.Context, c *Client, op string, f func() (T, error)
 				err = pe.Err
 			}
 			return v, err
+		}
+		if ctx.Err() != nil { // ended during the attempt: no retry, no retry notice
+			return v, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
 		}
 		delay := b.NextBackOff()
 		var ae *APIError

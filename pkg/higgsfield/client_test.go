@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -995,5 +996,70 @@ func TestRetryAfterIsCapped(t *testing.T) {
 	_, _ = c.Submit(ctx, SubmitRequest{Model: testModel, Params: map[string]any{"prompt": "x"}})
 	if delay != maxRetryAfter {
 		t.Fatalf("delay %s, want the cap %s", delay, maxRetryAfter)
+	}
+}
+
+// The submit attempt in flight when ctx ends runs to its answer (the
+// request id), bounded by the per-attempt timeout; no retry follows it.
+func TestSubmitAttemptInFlightOutlivesCancel(t *testing.T) {
+	tests := []struct {
+		name    string
+		fault   hftest.Fault
+		wantErr bool
+	}{
+		{"slow success is kept", hftest.Fault{Endpoint: hftest.Submit, Delay: 200 * time.Millisecond}, false},
+		{"no answer within the attempt timeout", hftest.Fault{Endpoint: hftest.Submit, Delay: 10 * time.Second}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t)
+			srv.Inject(tt.fault)
+			c := newClient(t, srv, func(o *Options) { o.SubmitTimeout = 400 * time.Millisecond })
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var sending atomic.Int32
+			go func() {
+				for srv.Count(hftest.Submit) == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				cancel()
+			}()
+			start := time.Now()
+			st, err := c.Submit(ctx, SubmitRequest{Model: testModel, Params: map[string]any{"prompt": "x"},
+				Sending: func(on bool) {
+					if on {
+						sending.Add(1)
+					}
+				}})
+			if took := time.Since(start); took > 2*time.Second {
+				t.Fatalf("Submit took %s", took)
+			}
+			if n := srv.Count(hftest.Submit); n != 1 || sending.Load() != 1 {
+				t.Fatalf("%d submits (%d told), want 1", n, sending.Load())
+			}
+			if tt.wantErr {
+				if err == nil || !MaybeCreated(err) || !errors.Is(err, context.Canceled) {
+					t.Fatalf("err = %v, want a canceled, maybe-created submit", err)
+				}
+				return
+			}
+			if err != nil || st.RequestID == "" {
+				t.Fatalf("Submit = %+v, %v; want the answer that came after the cancel", st, err)
+			}
+		})
+	}
+}
+
+// A submit asked for with a context already done sends nothing.
+func TestSubmitCanceledSendsNothing(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Submit(ctx, SubmitRequest{Model: testModel, Params: map[string]any{"prompt": "x"}}); !errors.Is(err, context.Canceled) || MaybeCreated(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if srv.Count(hftest.Submit) != 0 {
+		t.Fatal("a canceled submit was sent")
 	}
 }

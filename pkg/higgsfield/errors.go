@@ -23,8 +23,11 @@ type APIError struct {
 	Code string
 	// RetryAfter is the parsed Retry-After header, 0 when absent.
 	RetryAfter time.Duration
-	Method     string
-	URL        string
+	// Shaped: the body was a JSON object with a "detail" field, the shape of
+	// the API's own errors (FastAPI's), not some other server's page.
+	Shaped bool
+	Method string
+	URL    string
 }
 
 func (e *APIError) Error() string {
@@ -137,6 +140,7 @@ func newAPIError(resp *http.Response, body []byte, sec *redact.Secrets) *APIErro
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(body, &obj) == nil {
+		_, e.Shaped = obj["detail"]
 		for _, k := range []string{"detail", "details", "message", "error"} {
 			if raw, ok := obj[k]; ok {
 				e.Detail = formatDetail(raw)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -193,10 +194,23 @@ type InterruptedError struct {
 	Canceled bool
 	// Resume is the command that picks the request up again.
 	Resume string
+	// Key: interrupted while submitting, after an attempt that may have
+	// reached the API; replaying with this Idempotency-Key finds the
+	// request, if it was created, without a second charge.
+	Key string
+	// Detail, when set, says what became of the request in place of the
+	// default words.
+	Detail string
 }
 
 func (e *InterruptedError) Error() string {
 	switch {
+	case e.Detail != "":
+		return "interrupted: " + e.Detail
+	case e.Key != "":
+		return "interrupted while submitting: the API may have created the request; " + ReplayHint(e.Key)
+	case strings.HasPrefix(e.Resume, "hf download "):
+		return fmt.Sprintf("interrupted while saving the outputs of %s; they stay available: %s", e.RequestID, e.Resume)
 	case e.RequestID == "":
 		return "interrupted"
 	case e.Canceled:
@@ -216,7 +230,7 @@ type SubmitUnknownError struct {
 }
 
 func (e *SubmitUnknownError) Error() string {
-	return fmt.Sprintf("submitting failed (%v); the API may have created the request anyway: run the same command again with --idempotency-key %s to pick it up without paying twice", e.Err, e.Key)
+	return fmt.Sprintf("submitting failed (%v); the API may have created the request anyway: %s", e.Err, ReplayHint(e.Key))
 }
 func (e *SubmitUnknownError) Unwrap() error { return e.Err }
 
@@ -284,25 +298,16 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	if err := r.precheckOwners(spec); err != nil {
 		return res, err
 	}
-	// The submit is not cut short by Ctrl-C: its answer (the request id) is
-	// what makes the request recoverable.
 	key := spec.IdempotencyKey
 	if key == "" {
 		key = uuid.NewString()
 	}
-	subCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 	var hook string
 	if r.Endpoint != nil {
 		hook = r.Endpoint.URL()
 	}
-	st, err := r.Client.Submit(subCtx, higgsfield.SubmitRequest{Model: spec.Model, Params: spec.Params, Webhook: hook, IdempotencyKey: key, ExpiresAfter: spec.ExpiresAfter})
-	cancel()
+	st, err := r.submit(ctx, spec, key, hook)
 	if err != nil {
-		if higgsfield.MaybeCreated(err) {
-			// An attempt may have reached the API before failing: say so,
-			// and how to find the request without paying twice.
-			return res, &SubmitUnknownError{Key: key, Err: err}
-		}
 		return res, err
 	}
 	res.RequestID, res.Status = st.RequestID, st.Status
@@ -310,7 +315,7 @@ func (r *Runner) Generate(ctx context.Context, spec Spec) (Result, error) {
 	prompt, _ := spec.Params["prompt"].(string)
 	have := r.replayed(st.RequestID, dir, spec.Output)
 	r.journal(journal.Record{Event: journal.EventSubmitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status,
-		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template.String(), Prompt: prompt})
+		StatusURL: st.StatusURL, CancelURL: st.CancelURL, Dir: dir, Template: spec.Output.Template.String(), Prompt: prompt, IdempotencyKey: key})
 	r.emit(events.Event{Kind: events.Submitted, RequestID: st.RequestID, Model: spec.Model, Status: st.Status})
 	if spec.NoWait {
 		return res, nil
@@ -448,7 +453,7 @@ func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
 	if out.Template.IsZero() {
 		out.Template = download.Default
 	}
-	st, err := r.Client.Status(ctx, rs.RequestID, statusURL)
+	st, err := r.check(ctx, rs.RequestID, statusURL, mode.deadline, rs.Timeout)
 	if err != nil {
 		if ctx.Err() != nil {
 			return r.detached(res, &higgsfield.Status{RequestID: rs.RequestID}, false)
@@ -461,6 +466,83 @@ func (r *Runner) Resume(ctx context.Context, rs ResumeSpec) (Result, error) {
 	}
 	return r.finish(ctx, res, st, out, rs.Timeout, mode)
 }
+
+// check is the first status check of hf wait / hf download: retried like
+// the polls that follow it (5xx, network errors, a check that got no
+// answer) on the polling schedule, within the timeout. A definite answer
+// (404: no such request here, 401) is returned at once.
+func (r *Runner) check(ctx context.Context, id, statusURL string, deadline time.Time, timeout time.Duration) (*higgsfield.Status, error) {
+	cctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithDeadlineCause(ctx, deadline, errTimedOut)
+		defer cancel()
+	}
+	delay := r.schedule().First
+	for attempt := 1; ; attempt++ {
+		st, err := r.Client.Status(cctx, id, statusURL)
+		switch {
+		case err == nil:
+			return st, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case cctx.Err() != nil:
+			return nil, &TimeoutError{RequestID: id, After: timeout, Ephemeral: r.Ephemeral}
+		case !higgsfield.Retryable(err):
+			return nil, err
+		}
+		r.emit(events.Event{Kind: events.Retry, RequestID: id, Retry: events.RetryInfo{Op: "status check", Err: err, Attempt: attempt, Delay: delay}})
+		t := time.NewTimer(delay)
+		select {
+		case <-cctx.Done():
+			t.Stop()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, &TimeoutError{RequestID: id, After: timeout, Ephemeral: r.Ephemeral}
+		case <-t.C:
+		}
+		sched := r.schedule()
+		delay = min(time.Duration(float64(delay)*max(sched.Factor, 1)), max(sched.Max, sched.First))
+	}
+}
+
+// schedule is the polling schedule in use.
+func (r *Runner) schedule() await.Schedule {
+	sched := r.Schedule
+	if sched.First == 0 {
+		sched = await.Tight
+		if r.Endpoint != nil {
+			sched = await.Sparse
+		}
+	}
+	return sched
+}
+
+// StatusCheckError: hf stopped following a submitted request because its
+// status checks kept failing with an answer retrying does not change (404,
+// 401, 422 three times running). The request itself may go on.
+type StatusCheckError struct {
+	RequestID string
+	Err       error
+}
+
+func (e *StatusCheckError) Error() string {
+	return fmt.Sprintf("checking the status of %s failed (%v); the request may go on: hf wait %s", e.RequestID, e.Err, e.RequestID)
+}
+func (e *StatusCheckError) Unwrap() error { return e.Err }
+
+// maxDefiniteStatusErrors is how many 4xx answers in a row a status check
+// of a known request may get before hf stops following it: one 404 or 401
+// right after the submit (a replica that has not seen it yet, a load
+// balancer's blip) is not the end.
+const maxDefiniteStatusErrors = 3
+
+// transientStatusError is a 4xx status answer that polling tries again
+// (it hides the answer from higgsfield.Retryable).
+type transientStatusError struct{ err error }
+
+func (e transientStatusError) Error() string { return e.err.Error() }
 
 // finishMode says how finish treats a request.
 type finishMode struct {
@@ -493,6 +575,10 @@ func (r *Runner) finish(ctx context.Context, res Result, st *higgsfield.Status, 
 			res.Status = st.Status // the last one seen
 			if timedOut() {
 				err = &TimeoutError{RequestID: res.RequestID, After: timeout, Ephemeral: r.Ephemeral}
+			}
+			var pe *await.PermanentError
+			if errors.As(err, &pe) {
+				err = &StatusCheckError{RequestID: res.RequestID, Err: pe.Err}
 			}
 			res.Error = err.Error()
 			return res, err
@@ -570,10 +656,17 @@ func saved(have []journal.File, rawURL string) (journal.File, bool) {
 func (r *Runner) wait(wctx context.Context, st *higgsfield.Status) (*higgsfield.Status, string, error) {
 	last := st
 	failures := 0
-	sched := r.Schedule
+	var definite atomic.Int32 // 4xx answers in a row
 	opts := await.Options{
 		Poll: func(ctx context.Context) (*higgsfield.Status, error) {
-			return r.Client.Status(ctx, st.RequestID, st.StatusURL)
+			s, err := r.Client.Status(ctx, st.RequestID, st.StatusURL)
+			switch {
+			case err == nil:
+				definite.Store(0)
+			case !higgsfield.Retryable(err) && higgsfield.StatusCodeOf(err) >= 400 && definite.Add(1) < maxDefiniteStatusErrors:
+				return nil, transientStatusError{err}
+			}
+			return s, err
 		},
 		OnStatus: func(s *higgsfield.Status) {
 			failures = 0
@@ -597,14 +690,8 @@ func (r *Runner) wait(wctx context.Context, st *higgsfield.Status) (*higgsfield.
 		opts.EndpointDown = r.Endpoint.Done()
 		opts.Deliveries = r.Endpoint.Expect(st.RequestID)
 		defer r.Endpoint.Forget(st.RequestID)
-		if sched.First == 0 {
-			sched = await.Sparse
-		}
 	}
-	if sched.First == 0 {
-		sched = await.Tight
-	}
-	opts.Schedule = sched
+	opts.Schedule = r.schedule()
 	res, err := await.Until(wctx, opts)
 	if err != nil {
 		return last, "", err
@@ -620,6 +707,9 @@ func (r *Runner) wait(wctx context.Context, st *higgsfield.Status) (*higgsfield.
 // go through here.
 func Cancel(ctx context.Context, c *higgsfield.Client, id, cancelURL string, record func(journal.Record)) error {
 	if err := c.Cancel(ctx, id, cancelURL); err != nil {
+		if ctx.Err() != nil {
+			return &InterruptedError{RequestID: id, Detail: fmt.Sprintf("hf does not know whether the cancel of %s went through; check with: hf status %s", id, id)}
+		}
 		var ae *higgsfield.APIError
 		if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
 			return fmt.Errorf("%s has already started and can no longer be canceled (%w)", id, err)
@@ -637,6 +727,7 @@ func Cancel(ctx context.Context, c *higgsfield.Client, id, cancelURL string, rec
 func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
 	id := st.RequestID
 	if mayCancel && st.Status == higgsfield.StatusQueued {
+		r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: "canceling " + id + " (it is still queued)…"})
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := Cancel(cctx, r.Client, id, st.CancelURL, r.journal)
 		cancel()
@@ -644,6 +735,13 @@ func (r *Runner) interrupted(st *higgsfield.Status, mayCancel bool) error {
 			r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: higgsfield.StatusCanceled, Text: "canceled " + id + " (it was still queued)"})
 			return &InterruptedError{RequestID: id, Canceled: true}
 		}
+		text := fmt.Sprintf("could not cancel %s (%v); it may go on (hf status %s tells)", id, err, id)
+		if higgsfield.StatusCodeOf(err) == http.StatusBadRequest {
+			text = id + " had started meanwhile and can no longer be canceled; it goes on"
+		}
+		// (A cancel that got no answer may have gone through: say so.)
+		r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: text})
+		return &InterruptedError{RequestID: id, Resume: "hf wait " + id}
 	}
 	if r.Ephemeral {
 		r.emit(events.Event{Kind: events.Detached, RequestID: id, Status: st.Status, Text: "stopped waiting for " + id + " (a sandbox request ends with this run)"})

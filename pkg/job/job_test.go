@@ -2,11 +2,13 @@ package job
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/hf-cli/hf/pkg/events"
 	"os"
 	"path/filepath"
@@ -677,18 +679,39 @@ func TestGenerateSurvivesStatusErrors(t *testing.T) {
 	}
 }
 
-func TestGenerateStopsOnPermanentStatusError(t *testing.T) {
-	f := setup(t, time.Hour, time.Hour)
-	f.srv.Inject(hftest.Fault{Endpoint: hftest.StatusEP, Status: 401})
-	res, err := f.runner.Generate(ctxT(t), f.spec(map[string]any{"prompt": "x"}))
-	if higgsfield.StatusCodeOf(err) != 401 {
-		t.Fatalf("err = %v, want the 401", err)
+// One 4xx answer to a status check of a request the API just accepted
+// (404, 401, 422) does not abandon it: polling goes on. Three in a row
+// stop, with the way back (hf wait ID) in the error.
+func TestGenerateStatus4xx(t *testing.T) {
+	tests := []struct {
+		status, times int
+		giveUp        bool
+	}{
+		{404, 1, false}, {401, 1, false}, {422, 2, false},
+		{404, maxDefiniteStatusErrors, true}, {401, maxDefiniteStatusErrors, true},
 	}
-	if f.srv.Count(hftest.StatusEP) != 1 {
-		t.Fatalf("%d status checks after a 401", f.srv.Count(hftest.StatusEP))
-	}
-	if e := f.entry(t, res.RequestID); e.Status != higgsfield.StatusQueued {
-		t.Fatalf("journal entry %+v", e)
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d×%d", tt.status, tt.times), func(t *testing.T) {
+			f := setup(t, 30*time.Millisecond, 20*time.Millisecond)
+			f.srv.Inject(hftest.Fault{Endpoint: hftest.StatusEP, Status: tt.status, Times: tt.times})
+			res, err := f.runner.Generate(ctxT(t), f.spec(map[string]any{"prompt": "x"}))
+			if !tt.giveUp {
+				if err != nil || res.Status != higgsfield.StatusCompleted || len(res.Files) != 1 {
+					t.Fatalf("%+v %v: want the request followed to its end", res, err)
+				}
+				return
+			}
+			var ce *StatusCheckError
+			if !errors.As(err, &ce) || higgsfield.StatusCodeOf(err) != tt.status || !strings.Contains(err.Error(), "hf wait "+res.RequestID) {
+				t.Fatalf("err = %T %v, want a StatusCheckError with the %d and hf wait ID", err, err, tt.status)
+			}
+			if n := f.srv.Count(hftest.StatusEP); n != tt.times {
+				t.Fatalf("%d status checks, want %d", n, tt.times)
+			}
+			if e := f.entry(t, res.RequestID); higgsfield.Terminal(e.Status) {
+				t.Fatalf("journal entry %+v", e)
+			}
+		})
 	}
 }
 
@@ -874,5 +897,72 @@ func TestEphemeralAdvice(t *testing.T) {
 		if advises == tt.ephemeral {
 			t.Errorf("%T ephemeral=%v: %q", tt.err, tt.ephemeral, tt.err)
 		}
+	}
+}
+
+// hf wait / hf download: the first status check is retried like the polls
+// (5xx, dropped connection), a hung one ends with --timeout (124, not 30 s
+// later), and a 404 for an id the API does not know is the answer at once.
+func TestResumeFirstCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		fault   hftest.Fault
+		timeout time.Duration
+		check   func(t *testing.T, err error, took time.Duration)
+		checks  int // status GETs the fake should see, 0: any
+	}{
+		{name: "one 503", fault: hftest.Fault{Status: 503}, checks: 2,
+			check: func(t *testing.T, err error, _ time.Duration) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "a dropped connection", fault: hftest.Fault{Drop: true}, checks: 2,
+			check: func(t *testing.T, err error, _ time.Duration) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "a hung check", fault: hftest.Fault{Hang: true}, timeout: 300 * time.Millisecond, checks: 1,
+			check: func(t *testing.T, err error, took time.Duration) {
+				var te *TimeoutError
+				if !errors.As(err, &te) || took > 2*time.Second {
+					t.Fatalf("err = %T %v after %s, want a TimeoutError at the timeout", err, err, took)
+				}
+			}},
+		{name: "503 until the timeout", fault: hftest.Fault{Status: 503, Times: 1000}, timeout: 300 * time.Millisecond,
+			check: func(t *testing.T, err error, took time.Duration) {
+				var te *TimeoutError
+				if !errors.As(err, &te) || took > 2*time.Second {
+					t.Fatalf("err = %T %v after %s, want a TimeoutError at the timeout", err, err, took)
+				}
+			}},
+		{name: "404", fault: hftest.Fault{Status: 404}, checks: 1,
+			check: func(t *testing.T, err error, _ time.Duration) {
+				if higgsfield.StatusCodeOf(err) != 404 {
+					t.Fatalf("err = %v, want the 404", err)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := setup(t, 0, 0)
+			spec := f.spec(map[string]any{"prompt": "x"})
+			spec.NoWait = true
+			sub, err := f.runner.Generate(ctxT(t), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.waitTerminal(t, sub.RequestID)
+			tt.fault.Endpoint = hftest.StatusEP
+			f.srv.Inject(tt.fault)
+			timeout := cmp.Or(tt.timeout, 10*time.Second)
+			start := time.Now()
+			_, err = f.runner.Resume(ctxT(t), ResumeSpec{RequestID: sub.RequestID, Timeout: timeout, Output: Output{Dir: t.TempDir()}})
+			tt.check(t, err, time.Since(start))
+			if n := f.srv.Count(hftest.StatusEP); tt.checks > 0 && n != tt.checks {
+				t.Fatalf("%d status checks, want %d", n, tt.checks)
+			}
+		})
 	}
 }

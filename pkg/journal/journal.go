@@ -2,7 +2,10 @@
 // makes, so that nothing paid for is ever lost: one JSON line per event
 // (submitted, status, downloaded, download_failed) in a private file that
 // several hf processes may append to at once, folded back into one entry per
-// request for `hf history`, `hf wait ID` and `hf download ID`.
+// request for `hf history`, `hf wait ID` and `hf download ID`. A submit is
+// recorded before it is sent ("submitting", by its Idempotency-Key), so a
+// crash or kill while it is in flight still leaves the key that finds the
+// request without paying twice.
 package journal
 
 import (
@@ -28,6 +31,12 @@ import (
 
 // Events a record can carry.
 const (
+	// EventSubmitting is written before a submit is sent: no request id
+	// yet, only the Idempotency-Key (and the model, the parameters' digest).
+	// The "submitted" record with the same key replaces it; "submit_failed"
+	// drops it (the API certainly created nothing).
+	EventSubmitting     = "submitting"
+	EventSubmitFailed   = "submit_failed"
 	EventSubmitted      = "submitted"
 	EventStatus         = "status"
 	EventDownloaded     = "downloaded"
@@ -54,24 +63,37 @@ type Record struct {
 	NotifiedBy string `json:"notified_by,omitempty"`
 	// Prompt is the request's "prompt" field (submitted records only).
 	Prompt string `json:"prompt,omitempty"`
+	// IdempotencyKey is the submit's key (submitting, submitted and
+	// submit_failed records); ParamsSHA256 the sha256 of the JSON body sent.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	ParamsSHA256   string `json:"params_sha256,omitempty"`
 }
+
+// StatusSubmitting is the status of an entry whose submit got no answer
+// (yet): it has no request id, only its IdempotencyKey.
+const StatusSubmitting = "submitting"
 
 // Entry is everything known about one request, folded from its records.
 // It is what `hf history --json` prints.
 type Entry struct {
-	RequestID   string    `json:"request_id"`
-	Model       string    `json:"model,omitempty"`
-	Status      string    `json:"status,omitempty"`
-	StatusURL   string    `json:"status_url,omitempty"`
-	CancelURL   string    `json:"cancel_url,omitempty"`
-	Error       string    `json:"error,omitempty"`
-	Dir         string    `json:"dir,omitempty"`
-	Template    string    `json:"template,omitempty"`
-	NotifiedBy  string    `json:"notified_by,omitempty"`
-	Prompt      string    `json:"prompt,omitempty"`
-	Files       []File    `json:"files,omitempty"`
-	SubmittedAt time.Time `json:"submitted_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	RequestID  string `json:"request_id"`
+	Model      string `json:"model,omitempty"`
+	Status     string `json:"status,omitempty"`
+	StatusURL  string `json:"status_url,omitempty"`
+	CancelURL  string `json:"cancel_url,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Dir        string `json:"dir,omitempty"`
+	Template   string `json:"template,omitempty"`
+	NotifiedBy string `json:"notified_by,omitempty"`
+	Prompt     string `json:"prompt,omitempty"`
+	// IdempotencyKey picks the request up again (hf generate …
+	// --idempotency-key KEY); an entry without a RequestID is a submit that
+	// got no answer, which the API may or may not have created.
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	ParamsSHA256   string    `json:"params_sha256,omitempty"`
+	Files          []File    `json:"files,omitempty"`
+	SubmittedAt    time.Time `json:"submitted_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // Journal is the record file in one directory.
@@ -241,18 +263,20 @@ func (j *Journal) Entries() ([]Entry, error) {
 
 	var order []*Entry
 	byID := map[string]*Entry{}
+	byKey := map[string]*Entry{} // submits by Idempotency-Key
+	dropped := map[*Entry]bool{}
 	r := bufio.NewReaderSize(f, 64<<10)
 	for {
 		line, err := readLine(r)
 		var rec Record
-		if len(bytes.TrimSpace(line)) > 0 && json.Unmarshal(line, &rec) == nil && rec.RequestID != "" {
-			e := byID[rec.RequestID]
-			if e == nil {
-				e = &Entry{RequestID: rec.RequestID}
-				byID[rec.RequestID] = e
-				order = append(order, e)
+		if len(bytes.TrimSpace(line)) > 0 && json.Unmarshal(line, &rec) == nil {
+			if e := fold(rec, byID, byKey, &order); e != nil {
+				if rec.Event == EventSubmitFailed {
+					dropped[e] = true
+				} else {
+					e.apply(rec)
+				}
 			}
-			e.apply(rec)
 		}
 		if err == io.EOF {
 			break
@@ -263,7 +287,9 @@ func (j *Journal) Entries() ([]Entry, error) {
 	}
 	out := make([]Entry, 0, len(order))
 	for i := len(order) - 1; i >= 0; i-- {
-		out = append(out, *order[i])
+		if !dropped[order[i]] {
+			out = append(out, *order[i])
+		}
 	}
 	slices.SortStableFunc(out, func(a, b Entry) int { return b.SubmittedAt.Compare(a.SubmittedAt) })
 	return out, nil
@@ -320,7 +346,7 @@ func (j *Journal) Resolve(prefix string) (string, error) {
 	prefix = strings.ToLower(prefix)
 	var ids []string
 	for _, e := range entries {
-		if strings.HasPrefix(strings.ToLower(e.RequestID), prefix) {
+		if e.RequestID != "" && strings.HasPrefix(strings.ToLower(e.RequestID), prefix) {
 			ids = append(ids, e.RequestID)
 		}
 	}
@@ -331,6 +357,47 @@ func (j *Journal) Resolve(prefix string) (string, error) {
 		return ids[0], nil
 	}
 	return "", &AmbiguousError{Prefix: prefix, IDs: ids}
+}
+
+// fold finds the entry rec belongs to, creating it when rec starts one,
+// or returns nil for a record that changes nothing. A record with a
+// request id belongs to that request's entry; one with only a key
+// (submitting, submit_failed) to the submit with that key. A "submitted"
+// record turns the pending submit with its key into the request's entry.
+func fold(rec Record, byID, byKey map[string]*Entry, order *[]*Entry) *Entry {
+	key := rec.IdempotencyKey
+	if rec.RequestID == "" {
+		if key == "" {
+			return nil
+		}
+		e := byKey[key]
+		switch {
+		case e != nil && e.RequestID != "":
+			return nil // a replay of a key whose request is known: that entry stands
+		case e == nil && rec.Event == EventSubmitting:
+			e = &Entry{}
+			byKey[key] = e
+			*order = append(*order, e)
+		}
+		return e
+	}
+	e := byID[rec.RequestID]
+	if e == nil && key != "" {
+		if p := byKey[key]; p != nil && p.RequestID == "" {
+			e = p // the pending submit was answered
+			e.RequestID = rec.RequestID
+			byID[rec.RequestID] = e
+		}
+	}
+	if e == nil {
+		e = &Entry{RequestID: rec.RequestID}
+		byID[rec.RequestID] = e
+		*order = append(*order, e)
+	}
+	if key != "" {
+		byKey[key] = e
+	}
+	return e
 }
 
 // Lookup returns the entry of request id, and whether there is one.
@@ -355,6 +422,12 @@ func (e *Entry) apply(r Record) {
 	if e.SubmittedAt.IsZero() || r.Event == EventSubmitted {
 		e.SubmittedAt = r.Time
 	}
+	switch {
+	case r.Event == EventSubmitting:
+		r.Status = StatusSubmitting
+	case r.Event == EventSubmitted && e.Status == StatusSubmitting:
+		e.Status = "" // answered: whatever the answer says
+	}
 	if r.Time.After(e.UpdatedAt) {
 		e.UpdatedAt = r.Time
 	}
@@ -371,6 +444,8 @@ func (e *Entry) apply(r Record) {
 	set(&e.Template, r.Template)
 	set(&e.NotifiedBy, r.NotifiedBy)
 	set(&e.Prompt, r.Prompt)
+	set(&e.IdempotencyKey, r.IdempotencyKey)
+	set(&e.ParamsSHA256, r.ParamsSHA256)
 	if r.Event == EventDownloaded {
 		e.Error = r.Error
 	}

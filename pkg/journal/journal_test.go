@@ -420,3 +420,55 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Resolve(abcd) = %v, want ErrNoMatch", err)
 	}
 }
+
+// A submit is journaled by its key before it is sent; its answer turns
+// that record into the request's entry, a definite refusal drops it, and a
+// replay of a known key leaves the request's entry as it is.
+func TestFoldSubmits(t *testing.T) {
+	submitting := func(s int, key string) Record {
+		return Record{Time: at(s), Event: EventSubmitting, Model: "m/x", IdempotencyKey: key, ParamsSHA256: "ps"}
+	}
+	submitted := func(s int, id, key string) Record {
+		return Record{Time: at(s), Event: EventSubmitted, RequestID: id, Model: "m/x", Status: "queued", IdempotencyKey: key}
+	}
+	type row struct{ id, status, key string }
+	tests := []struct {
+		name string
+		recs []Record
+		want []row // newest first
+	}{
+		{name: "no answer: pending, with its key", recs: []Record{submitting(0, "k1")},
+			want: []row{{"", StatusSubmitting, "k1"}}},
+		{name: "answered", recs: []Record{submitting(0, "k1"), submitted(1, "a", "k1")},
+			want: []row{{"a", "queued", "k1"}}},
+		{name: "refused", recs: []Record{submitting(0, "k1"), {Time: at(1), Event: EventSubmitFailed, IdempotencyKey: "k1", Error: "422"}},
+			want: nil},
+		{name: "two processes, one answered", recs: []Record{submitting(0, "k1"), submitting(1, "k2"), submitted(2, "b", "k2")},
+			want: []row{{"b", "queued", "k2"}, {"", StatusSubmitting, "k1"}}},
+		{name: "a replay of a known key",
+			recs: []Record{submitting(0, "k1"), submitted(1, "a", "k1"), {Time: at(2), Event: EventStatus, RequestID: "a", Status: "completed"},
+				submitting(3, "k1"), {Time: at(4), Event: EventSubmitFailed, IdempotencyKey: "k1"}, submitting(5, "k1"), submitted(6, "a", "k1")},
+			want: []row{{"a", "queued", "k1"}}},
+		{name: "killed, then picked up with the key", recs: []Record{submitting(0, "k1"), submitting(9, "k1"), submitted(10, "a", "k1")},
+			want: []row{{"a", "queued", "k1"}}},
+		{name: "a record without id or key is ignored", recs: []Record{{Time: at(0), Event: EventStatus, Status: "queued"}},
+			want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := open(t)
+			appendAll(t, j, tt.recs...)
+			entries, err := j.Entries()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []row
+			for _, e := range entries {
+				got = append(got, row{e.RequestID, e.Status, e.IdempotencyKey})
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}

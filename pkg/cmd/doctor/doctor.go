@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -45,13 +46,15 @@ func NewCmdDoctor(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Short: "Check credentials and the webhook endpoint",
 		Long: `Check that hf can work here, step by step:
 
-  credentials  a free status call for an all-zero request id (404 means the
-               key is valid, 401 that it is not)
+  credentials  a free status call for an all-zero request id (the API's 404,
+               a JSON "detail", means the key is valid; 401 that it is not;
+               a 404 of another shape, that the base URL is not the API)
   endpoint     open the configured webhook endpoint (ngrok, or --webhook-url
                with --listen)
   delivery     POST a test webhook to the endpoint's public URL and receive it
 
-Each step prints its latency. The exit code is 1 when a step fails.`,
+Each step prints its latency. The exit code is 6 when the key is rejected,
+1 when another step fails, 130 on Ctrl-C.`,
 		Args: cmdutil.ExactArgs(0, "doctor takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -72,6 +75,8 @@ type Step struct {
 	Skipped bool          `json:"skipped,omitempty"`
 	Detail  string        `json:"detail"`
 	Latency time.Duration `json:"latency_ns"`
+	// rejected: the API refused the key (exit 6).
+	rejected bool
 }
 
 func doctorRun(ctx context.Context, opts *Options) error {
@@ -89,13 +94,26 @@ func doctorRun(ctx context.Context, opts *Options) error {
 	if opts.JSON {
 		_ = cmdutil.WriteJSON(opts.IO.Out, steps)
 	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx) // the exit code of an interrupt
+	}
+	code := 0
 	for _, s := range steps {
-		if !s.OK && !s.Skipped {
-			return &cmdutil.SilentError{Code: 1}
+		switch {
+		case s.rejected:
+			code = exitAuth
+		case !s.OK && !s.Skipped && code == 0:
+			code = 1
 		}
+	}
+	if code != 0 {
+		return &cmdutil.SilentError{Code: code}
 	}
 	return nil
 }
+
+// exitAuth is hf's exit code for rejected credentials (pkg/cmd/root).
+const exitAuth = 6
 
 func printStep(ios *iostreams.IOStreams, s Step) {
 	st := ios.OutStyles()
@@ -131,10 +149,17 @@ func checkCredentials(ctx context.Context, opts *Options) Step {
 	start := time.Now()
 	_, err = client.Status(ctx, probeID, "")
 	s.Latency = time.Since(start)
+	var ae *higgsfield.APIError
+	errors.As(err, &ae)
 	switch code := higgsfield.StatusCodeOf(err); {
-	case code == http.StatusNotFound:
+	case ctx.Err() != nil:
+		s.Detail = "interrupted"
+	case code == http.StatusNotFound && ae.Shaped:
 		s.OK, s.Detail = true, fmt.Sprintf("valid (from %s; %s answered 404 for a probe)", src, client.BaseURL())
+	case code == http.StatusNotFound:
+		s.Detail = fmt.Sprintf("unverified: %s answered 404 for a probe, but not with the API's JSON error: is the base URL the Higgsfield API (%s)?", client.BaseURL(), higgsfield.DefaultBaseURL)
 	case code == http.StatusUnauthorized:
+		s.rejected = true
 		s.Detail = fmt.Sprintf("rejected: %s answered 401 for the key from %s", client.BaseURL(), src)
 	case err == nil:
 		s.Detail = "unexpected: the probe request exists"

@@ -128,15 +128,20 @@ func TestCredentialsStep(t *testing.T) {
 	tests := []struct {
 		name, base, key string
 		ok              bool
+		code            int // the SilentError's exit code when not ok
 		detail          []string
 	}{
 		{name: "valid", base: srv.URL, key: "kid:ksecret", ok: true,
 			detail: []string{"valid (from HF_KEY; " + srv.URL + " answered 404 for a probe)"}},
-		{name: "rejected", base: srv.URL, key: "kid:wrong",
+		{name: "rejected", base: srv.URL, key: "kid:wrong", code: 6,
 			detail: []string{"rejected: " + srv.URL + " answered 401 for the key from HF_KEY"}},
-		{name: "unreachable", base: "http://" + freeAddr(t), key: "kid:ksecret",
+		// A server that is not the API (the fake's asset host) answers
+		// 404 for anything: that says nothing about the key.
+		{name: "a 404 not shaped like the API's", base: srv.AssetURL, key: "nonsense:nonsense", code: 1,
+			detail: []string{"unverified: " + srv.AssetURL + " answered 404 for a probe, but not with the API's JSON error"}},
+		{name: "unreachable", base: "http://" + freeAddr(t), key: "kid:ksecret", code: 1,
 			detail: []string{"cannot reach the API: ", "connection refused"}},
-		{name: "no credentials", base: srv.URL,
+		{name: "no credentials", base: srv.URL, code: 1,
 			detail: []string{"no API credentials"}},
 	}
 	for _, tt := range tests {
@@ -168,8 +173,8 @@ func TestCredentialsStep(t *testing.T) {
 				return
 			}
 			var se *cmdutil.SilentError
-			if !errors.As(err, &se) || se.Code != 1 {
-				t.Fatalf("err = %T %v, want SilentError code 1", err, err)
+			if !errors.As(err, &se) || se.Code != tt.code {
+				t.Fatalf("err = %T %v, want SilentError code %d", err, err, tt.code)
 			}
 			if c.mark != "✗" {
 				t.Fatalf("mark %q, want ✗", c.mark)
@@ -335,8 +340,8 @@ func TestDoctorJSON(t *testing.T) {
 		isolate(t)
 		out, _, err := fakeDoctor(t, srv.URL, nil, &higgsfield.Credentials{ID: "kid", Secret: "wrong"}, "--json")
 		var se *cmdutil.SilentError
-		if !errors.As(err, &se) || se.Code != 1 {
-			t.Fatalf("err = %v, want SilentError code 1", err)
+		if !errors.As(err, &se) || se.Code != 6 {
+			t.Fatalf("err = %v, want SilentError code 6", err)
 		}
 		steps := decode(t, out)
 		if len(steps) != 2 || steps[0].OK || !strings.HasPrefix(steps[0].Detail, "rejected: ") {

@@ -15,6 +15,7 @@ import (
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
 )
 
@@ -37,7 +38,10 @@ func NewCmdHistory(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 		Short: "List the requests this machine submitted, newest first",
 		Long: `List the requests recorded in the journal ($XDG_STATE_HOME/hf/journal.jsonl),
 newest first, with their last known status and saved files. A request that
-never finished here can be picked up with hf wait ID.`,
+never finished here can be picked up with hf wait ID. A submit that got no
+answer (hf was killed while it was in flight) has no id: it is listed with
+the Idempotency-Key that finds it, if the API created it, without paying
+twice (hf generate … --idempotency-key KEY, with the same parameters).`,
 		Args: cmdutil.ExactArgs(0, "history takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Limit < 0 {
@@ -86,14 +90,36 @@ func historyRun(_ context.Context, opts *Options) error {
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REQUEST\tMODEL\tSTATUS\tSUBMITTED\tFILES\tPROMPT")
+	var unanswered []journal.Entry
 	for _, e := range entries {
 		status := e.Status
 		if status == "" {
 			status = "unknown"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", e.RequestID, e.Model, status, ago(opts.Now().Sub(e.SubmittedAt)), len(e.Files), Truncate(e.Prompt, promptWidth))
+		id := e.RequestID
+		if id == "" {
+			id = "-"
+			unanswered = append(unanswered, e)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", id, e.Model, status, ago(opts.Now().Sub(e.SubmittedAt)), len(e.Files), Truncate(e.Prompt, promptWidth))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return explainUnanswered(opts.IO, unanswered)
+}
+
+// explainUnanswered says, for each submit that got no answer (hf was
+// killed, or its connection lost, while it was in flight), how to find the
+// request without paying twice.
+func explainUnanswered(ios *iostreams.IOStreams, entries []journal.Entry) error {
+	for _, e := range entries {
+		if _, err := fmt.Fprintf(ios.ErrOut, "hf: the submit of %s %s got no answer; if the API created it: %s\n",
+			e.Model, e.SubmittedAt.Local().Format(time.DateTime), job.ReplayHint(e.IdempotencyKey)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // promptWidth is how much of a prompt a history row shows.

@@ -177,11 +177,12 @@ func instant(cmd *cobra.Command, args []string) bool {
 	return false
 }
 
-// handleSignals makes the first SIGINT or SIGTERM cancel with
-// job.ErrInterrupt and a second one exit at once; the returned func stops.
+// handleSignals makes the first SIGINT, SIGTERM or SIGHUP (the terminal
+// closed) cancel with job.ErrInterrupt and a second one exit at once,
+// naming any submit still in flight; the returned func stops.
 func handleSignals(ios *iostreams.IOStreams, cancel context.CancelCauseFunc) (stop func()) {
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		n := 0
 		for range sigs {
@@ -203,6 +204,9 @@ func InterruptedAgain(ios *iostreams.IOStreams) {
 	ui.StopLive()
 	fmt.Fprintln(ios.ErrOut, ui.FormatError(ios.ErrStyles(), "interrupted again, exiting now",
 		"a request may still be queued or running (and be charged): hf history --pending lists it; hf wait ID picks it up, hf cancel ID cancels it while queued"))
+	for _, p := range job.InFlight() {
+		fmt.Fprintf(ios.ErrOut, "hf: the submit of %s got no answer; if the API created it: %s (hf history lists it)\n", p.Model, job.ReplayHint(p.Key))
+	}
 }
 
 // Run executes one hf command line with f's streams and returns the exit
@@ -215,6 +219,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 func run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []string) int {
 	cmd.SetArgs(args)
 	ran, err := cmd.ExecuteContextC(ctx)
+	if err != nil && ExitCode(err) == ExitError && (errors.Is(err, context.Canceled) || errors.Is(err, job.ErrInterrupt)) &&
+		errors.Is(context.Cause(ctx), job.ErrInterrupt) {
+		// Ctrl-C cut a call short in a command with nothing more to say.
+		err = &job.InterruptedError{}
+	}
 	var flagErr *cmdutil.FlagError
 	if errors.As(err, &flagErr) && flagErr.Hint == "" && ran != nil {
 		flagErr.Hint = "see: " + ran.CommandPath() + " --help"
@@ -245,6 +254,7 @@ func ExitCode(err error) int {
 		timeout  *job.TimeoutError
 		dlErr    *job.DownloadError
 		intr     *job.InterruptedError
+		checkErr *job.StatusCheckError
 		exists   *dl.ExistsError
 		missing  *config.MissingCredentialsError
 		apiError *higgsfield.APIError
@@ -266,6 +276,13 @@ func ExitCode(err error) int {
 		return ExitTimeout
 	case errors.As(err, &dlErr):
 		return ExitDownload
+	case errors.As(err, &checkErr):
+		// Not the user's input: the request was accepted; only 401/403
+		// say something about the key.
+		if code := higgsfield.StatusCodeOf(err); code == http.StatusUnauthorized || code == http.StatusForbidden {
+			return ExitAuth
+		}
+		return ExitError
 	case errors.As(err, &outcome):
 		switch outcome.Status {
 		case higgsfield.StatusNSFW:
@@ -316,6 +333,8 @@ func Hint(err error) string {
 		badValue *config.ValueError
 	)
 	switch {
+	case errors.As(err, new(*job.StatusCheckError)) && higgsfield.StatusCodeOf(err) != http.StatusUnauthorized:
+		return "" // the message says how to pick the request up; the id is the API's own
 	case errors.As(err, &badCreds):
 		return "give the key as KEY_ID:KEY_SECRET (or the id and secret apart); " + credentialOrder
 	case errors.As(err, &missing):

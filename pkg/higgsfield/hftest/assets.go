@@ -29,6 +29,14 @@ type AssetFault struct {
 	IgnoreIfRange bool
 	// NoETag and NoLastModified leave those validators out.
 	NoETag, NoLastModified bool
+	// NoLength sends no Content-Length (the body goes chunked).
+	NoLength bool
+	// CutAfter ends the body after this many bytes: the connection is
+	// closed mid-body (no last chunk with NoLength), or with CleanCut the
+	// answer ends there properly (with NoLength, a short body that is
+	// well-formed HTTP: only its content can tell).
+	CutAfter int64
+	CleanCut bool
 	// Times is how many GETs the fault applies to; 0 means 1.
 	Times int
 }
@@ -162,6 +170,9 @@ func (s *Server) serveOutput(w http.ResponseWriter, r *http.Request, j *job, nam
 		_, _ = w.Write(buf.Bytes())
 		return true
 	}
+	if af.NoLength || af.CutAfter > 0 {
+		w = &cutWriter{ResponseWriter: w, noLength: af.NoLength, left: af.CutAfter, cut: af.CutAfter > 0, clean: af.CleanCut}
+	}
 	if af.Drip > 0 || af.Hang {
 		w = &slowWriter{ResponseWriter: w, s: s, r: r, drip: af.Drip, hang: af.Hang, left: af.HangAfter}
 	}
@@ -210,3 +221,39 @@ func (w *slowWriter) Write(p []byte) (int, error) {
 }
 
 func (w *slowWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// cutWriter drops the Content-Length (noLength) and, with cut, ends the
+// body after left bytes: cleanly, or by closing the connection.
+type cutWriter struct {
+	http.ResponseWriter
+	noLength, cut, clean bool
+	left                 int64
+	wrote                bool
+}
+
+func (w *cutWriter) WriteHeader(code int) {
+	w.wrote = true
+	if w.noLength {
+		w.Header().Del("Content-Length")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *cutWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.cut || int64(len(p)) < w.left {
+		w.left -= int64(len(p))
+		return w.ResponseWriter.Write(p)
+	}
+	n, _ := w.ResponseWriter.Write(p[:w.left])
+	w.left = 0
+	if !w.clean {
+		_ = http.NewResponseController(w.ResponseWriter).Flush()
+		drop(w.ResponseWriter)
+	}
+	return n, errTruncated
+}
+
+func (w *cutWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

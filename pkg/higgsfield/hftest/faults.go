@@ -23,6 +23,10 @@ import (
 //     Content-Length, then writes that many more bytes on the connection:
 //     a server that lies about its length. Go's HTTP client reports the
 //     extra bytes through the standard logger unless hf silences it.
+//   - Fault.Delay handles the request normally (a submit creates and
+//     charges its job at once), then holds the answer this long before
+//     sending it, unless the client gives up first (the hit is then
+//     recorded with Status 0): an API, or a proxy, that is slow to answer.
 
 // hang blocks until the client goes away or the server closes.
 func (s *Server) hang(r *http.Request) {
@@ -30,6 +34,26 @@ func (s *Server) hang(r *http.Request) {
 	case <-r.Context().Done():
 	case <-s.ctx.Done():
 	}
+}
+
+// delayed answers with handle's response, d after handling the request.
+func (s *Server) delayed(w http.ResponseWriter, r *http.Request, d time.Duration, handle http.HandlerFunc) {
+	rec := httptest.NewRecorder()
+	handle(rec, r)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		return
+	case <-s.ctx.Done():
+		return
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 // overlong answers with handle's response, its Content-Length, and extra

@@ -145,6 +145,8 @@ func (s *Server) endpoint(ep Endpoint, api bool, h http.HandlerFunc) http.Handle
 			}
 		case f.Hang:
 			s.hang(r)
+		case f.Delay > 0:
+			s.delayed(hw, r, f.Delay, handle)
 		case f.Overlong > 0:
 			s.overlong(hw, r, f.Overlong, handle)
 		case f.Truncate > 0:

@@ -117,9 +117,10 @@ type Fault struct {
 	Truncate int64
 	// Times is how many matching requests the fault applies to; 0 means 1.
 	Times int
-	// Hang and Overlong are described in faults.go.
+	// Hang, Overlong and Delay are described in faults.go.
 	Hang     bool
 	Overlong int
+	Delay    time.Duration
 }
 
 // WebhookFault changes the webhook deliveries of the next jobs created with
