@@ -1,14 +1,10 @@
 package batch
 
 import (
-	"errors"
-	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/hf-cli/hf/pkg/download"
-	"github.com/hf-cli/hf/pkg/higgsfield"
-	"github.com/hf-cli/hf/pkg/job"
+	"github.com/hf-cli/hf/pkg/exitcode"
 )
 
 // State is how a job ended in a run.
@@ -32,18 +28,18 @@ func (s State) Succeeded() bool {
 	return s == StateGenerated || s == StateUpToDate || s == StateRedownloaded
 }
 
-// Exit codes, as pkg/cmd/root maps the errors of a single generation.
+// Exit codes (owned by pkg/exitcode).
 const (
-	ExitOK          = 0
-	ExitError       = 1
-	ExitUsage       = 2
-	ExitFailed      = 3
-	ExitNSFW        = 4
-	ExitCanceled    = 5
-	ExitAuth        = 6
-	ExitDownload    = 7
-	ExitTimeout     = 124
-	ExitInterrupted = 130
+	ExitOK          = exitcode.OK
+	ExitError       = exitcode.Error
+	ExitUsage       = exitcode.Usage
+	ExitFailed      = exitcode.Failed
+	ExitNSFW        = exitcode.NSFW
+	ExitCanceled    = exitcode.Canceled
+	ExitAuth        = exitcode.Auth
+	ExitDownload    = exitcode.Download
+	ExitTimeout     = exitcode.Timeout
+	ExitInterrupted = exitcode.Interrupted
 )
 
 // File is one output of a job, as reported.
@@ -203,43 +199,6 @@ func plural(n int, what string) string {
 	return s + " " + what + "s"
 }
 
-// ExitCodeOf maps the error a job ended with to its exit code, the way
-// pkg/cmd/root maps a single generation's (a root test keeps them equal).
-func ExitCodeOf(err error) int {
-	var (
-		outcome *job.OutcomeError
-		timeout *job.TimeoutError
-		dlErr   *job.DownloadError
-		intr    *job.InterruptedError
-		exists  *download.ExistsError
-		api     *higgsfield.APIError
-	)
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.As(err, &intr):
-		return ExitInterrupted
-	case errors.As(err, &timeout):
-		return ExitTimeout
-	case errors.As(err, &dlErr):
-		return ExitDownload
-	case errors.As(err, &outcome):
-		switch outcome.Status {
-		case higgsfield.StatusNSFW:
-			return ExitNSFW
-		case higgsfield.StatusCanceled:
-			return ExitCanceled
-		}
-		return ExitFailed
-	case errors.As(err, &exists):
-		return ExitUsage
-	case errors.As(err, &api):
-		switch api.StatusCode {
-		case http.StatusBadRequest, http.StatusUnprocessableEntity:
-			return ExitUsage
-		case http.StatusUnauthorized, http.StatusPaymentRequired, http.StatusForbidden:
-			return ExitAuth
-		}
-	}
-	return ExitError
-}
+// ExitCodeOf maps the error a job ended with to its exit code: the same
+// map as a single generation's (exitcode.Of).
+func ExitCodeOf(err error) int { return exitcode.Of(err) }

@@ -63,6 +63,9 @@ func TestExitCode(t *testing.T) {
 		{"cobra unknown flag", errors.New("unknown flag: --frob"), 2},
 		{"cobra unknown shorthand", errors.New("unknown shorthand flag: 'z' in -z"), 2},
 		{"cobra arg count", errors.New("accepts 1 arg(s), received 2"), 2},
+		{"status check 404", &job.StatusCheckError{RequestID: "r", Err: api(404)}, 1},
+		{"status check 422 is not the user's input", &job.StatusCheckError{RequestID: "r", Err: api(422)}, 1},
+		{"status check 401", &job.StatusCheckError{RequestID: "r", Err: api(401)}, 6},
 		{"batch run", &batch.RunError{Code: 4}, 4},
 		{"wrapped batch run", fmt.Errorf("batch: %w", &batch.RunError{Code: 130}), 130},
 	}
@@ -72,8 +75,7 @@ func TestExitCode(t *testing.T) {
 				t.Fatalf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 			// A batch job's error maps to the same code as a lone
-			// generation's (batch has its own copy of the map: it sits
-			// below the command layer).
+			// generation's (both go through pkg/exitcode's one map).
 			var flagErr *cmdutil.FlagError
 			var missing *config.MissingCredentialsError
 			var run *batch.RunError

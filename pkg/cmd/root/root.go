@@ -37,26 +37,25 @@ import (
 	webhookcmd "github.com/hf-cli/hf/pkg/cmd/webhook"
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/config"
-	dl "github.com/hf-cli/hf/pkg/download"
+	"github.com/hf-cli/hf/pkg/exitcode"
 	"github.com/hf-cli/hf/pkg/higgsfield"
-	"github.com/hf-cli/hf/pkg/inputs"
 	"github.com/hf-cli/hf/pkg/iostreams"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/ui"
 )
 
-// Exit codes, as documented in the README.
+// Exit codes, as documented in the README (owned by pkg/exitcode).
 const (
-	ExitOK          = 0
-	ExitError       = 1
-	ExitUsage       = 2
-	ExitFailed      = 3
-	ExitNSFW        = 4
-	ExitCanceled    = 5
-	ExitAuth        = 6
-	ExitDownload    = 7
-	ExitTimeout     = 124
-	ExitInterrupted = 130
+	ExitOK          = exitcode.OK
+	ExitError       = exitcode.Error
+	ExitUsage       = exitcode.Usage
+	ExitFailed      = exitcode.Failed
+	ExitNSFW        = exitcode.NSFW
+	ExitCanceled    = exitcode.Canceled
+	ExitAuth        = exitcode.Auth
+	ExitDownload    = exitcode.Download
+	ExitTimeout     = exitcode.Timeout
+	ExitInterrupted = exitcode.Interrupted
 )
 
 // NewCmdRoot builds the command tree.
@@ -242,67 +241,25 @@ func Report(ios *iostreams.IOStreams, err error) int {
 	return code
 }
 
-// ExitCode maps an error to hf's exit code. It is the only place that does.
+// ExitCode maps an error to hf's exit code: the command layer's own errors
+// here, the engine's through exitcode.Of (the one map, shared with hf batch).
 func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
 	var (
-		silent   *cmdutil.SilentError
-		flagErr  *cmdutil.FlagError
-		outcome  *job.OutcomeError
-		timeout  *job.TimeoutError
-		dlErr    *job.DownloadError
-		intr     *job.InterruptedError
-		checkErr *job.StatusCheckError
-		exists   *dl.ExistsError
-		missing  *config.MissingCredentialsError
-		apiError *higgsfield.APIError
-		badValue *config.ValueError
-		badKey   *config.UnknownKeyError
-		badCreds *config.CredentialsError
-		badFile  *inputs.FileError
+		silent  *cmdutil.SilentError
+		flagErr *cmdutil.FlagError
 	)
-	var coded interface{ ExitCode() int }
 	switch {
+	case err == nil:
+		return ExitOK
 	case errors.As(err, &silent):
 		return silent.Code
-	case errors.As(err, &coded):
-		// An error that decided its own status (hf batch's run).
-		return coded.ExitCode()
-	case errors.As(err, &intr):
-		return ExitInterrupted
-	case errors.As(err, &timeout):
-		return ExitTimeout
-	case errors.As(err, &dlErr):
-		return ExitDownload
-	case errors.As(err, &checkErr):
-		// Not the user's input: the request was accepted; only 401/403
-		// say something about the key.
-		if code := higgsfield.StatusCodeOf(err); code == http.StatusUnauthorized || code == http.StatusForbidden {
-			return ExitAuth
-		}
-		return ExitError
-	case errors.As(err, &outcome):
-		switch outcome.Status {
-		case higgsfield.StatusNSFW:
-			return ExitNSFW
-		case higgsfield.StatusCanceled:
-			return ExitCanceled
-		}
-		return ExitFailed
-	case errors.As(err, &flagErr), errors.As(err, &exists), errors.As(err, &missing),
-		errors.As(err, &badValue), errors.As(err, &badKey), errors.As(err, &badCreds), errors.As(err, &badFile):
+	case errors.As(err, &flagErr):
 		return ExitUsage
-	case errors.As(err, &apiError):
-		switch apiError.StatusCode {
-		case http.StatusBadRequest, http.StatusUnprocessableEntity:
-			return ExitUsage
-		case http.StatusUnauthorized, http.StatusPaymentRequired, http.StatusForbidden:
-			return ExitAuth
-		}
-		return ExitError
-	case isUsage(err):
+	}
+	if code := exitcode.Of(err); code != exitcode.Error {
+		return code
+	}
+	if isUsage(err) {
 		return ExitUsage
 	}
 	return ExitError
