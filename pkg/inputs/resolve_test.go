@@ -332,3 +332,41 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// A file that shrank, grew or changed in place after its check is a
+// *FileError naming the change (exit 2), not a transport error, and it is
+// not sent again and again.
+func TestResolveFileChangedWays(t *testing.T) {
+	tests := map[string]func(orig []byte) []byte{
+		"shrank": func(b []byte) []byte { return b[:len(b)/2] },
+		"grew":   func(b []byte) []byte { return append(append([]byte{}, b...), make([]byte, 4096)...) },
+		"in place": func(b []byte) []byte {
+			c := append([]byte{}, b...)
+			c[len(c)-1] ^= 0xff
+			return c
+		},
+	}
+	for name, change := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := files(t, map[string]string{"cat.png": "image/png"})
+			srv, c := fake(t)
+			r := &Resolver{Uploader: c}
+			f, err := scan(map[string]any{"x": "@cat.png"}, SetFlags, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "cat.png")
+			if err := os.WriteFile(path, change(must(os.ReadFile(path))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = r.fetch(ctxT(t), f[0])
+			var fe *FileError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), ErrChanged.Error()) {
+				t.Fatalf("err = %v, want a *FileError saying it changed", err)
+			}
+			if n := srv.Count(hftest.UploadPut); n > 1 {
+				t.Fatalf("%d PUTs of a changed file", n)
+			}
+		})
+	}
+}
