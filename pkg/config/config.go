@@ -141,6 +141,11 @@ func LoadUnchecked() (*Config, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		return c, nil
+	case errors.Is(err, fs.ErrNotExist):
+		// Nothing is configured there yet; hf config set and hf auth login
+		// create it. Said once, in case HF_CONFIG has a typo.
+		c.Warnings = append(c.Warnings, fmt.Sprintf("HF_CONFIG names %s, which does not exist yet (hf config set and hf auth login create it)", path))
+		return c, nil
 	case err != nil:
 		return nil, fmt.Errorf("config file: %w", err)
 	}
