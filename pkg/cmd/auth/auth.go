@@ -58,7 +58,17 @@ func NewCmdAuth(f *cmdutil.Factory, runF func(verb string, o *Options) error) *c
 			if base == "" {
 				base = cfg.String("base_url")
 			}
-			return higgsfield.New(higgsfield.Options{BaseURL: base, Credentials: cr, UserAgent: "hf/" + f.Version, MaxAttempts: 3})
+			var debug io.Writer
+			if f.Debug || cfg.Bool("debug") {
+				debug = f.IOStreams.ErrOut
+			}
+			c, err := higgsfield.New(higgsfield.Options{BaseURL: base, Credentials: cr, UserAgent: "hf/" + f.Version, MaxAttempts: 3, Debug: debug})
+			if err == nil {
+				for _, w := range c.Warnings() { // e.g. a plain-http base URL, before the key goes there
+					fmt.Fprintln(f.IOStreams.ErrOut, "hf: warning: "+w)
+				}
+			}
+			return c, err
 		},
 		FlagKey: func() (string, string) { return f.APIKey, f.APISecret },
 		ReadSecret: func() ([]byte, error) {
