@@ -341,3 +341,29 @@ func TestUploadRedirectNotFollowed(t *testing.T) {
 		})
 	}
 }
+
+// Credits and usd are shown only when they are a number or a string: an
+// object, array or boolean is not a price, and an answer with no price at
+// all is an error rather than "{"a":1} credits ($true)".
+func TestParseEstimateOddShapes(t *testing.T) {
+	tests := []struct {
+		body, credits, usd string
+		wantErr            bool
+	}{
+		{`{"credits":"1.5","usd":0.09}`, "1.5", "0.09", false},
+		{`{"credits":{"a":[1,2]},"usd":true}`, "", "", true},
+		{`{"credits":[1],"usd":"0.1"}`, "", "0.1", false},
+		{`{"credits":2,"usd":{"x":1}}`, "2", "", false},
+		{`{"credits":null,"usd":null}`, "", "", true},
+		{`{"credits":"","usd":""}`, "", "", true},
+	}
+	for _, tt := range tests {
+		e, err := ParseEstimate([]byte(tt.body))
+		if (err != nil) != tt.wantErr {
+			t.Fatalf("%s: err = %v", tt.body, err)
+		}
+		if err == nil && (e.Credits != tt.credits || e.USD != tt.usd) {
+			t.Fatalf("%s: credits %q usd %q", tt.body, e.Credits, e.USD)
+		}
+	}
+}
