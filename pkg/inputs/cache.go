@@ -153,7 +153,7 @@ func publicURL(s string) bool {
 // empty cache, since losing it costs only an upload. So is a file others
 // may write: its URLs would be sent as the user's inputs.
 func (c *Cache) read() ([]CacheEntry, error) {
-	f, err := os.Open(c.path)
+	f, err := openRead(c.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

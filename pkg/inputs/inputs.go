@@ -191,7 +191,7 @@ func check(abs string) (found, error) {
 	case info.Size() == 0:
 		return fail("is empty")
 	}
-	f, err := os.Open(abs)
+	f, err := openRead(abs) // a FIFO swapped in after the Stat must not block
 	if err != nil {
 		return openErr(err)
 	}

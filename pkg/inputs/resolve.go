@@ -145,11 +145,14 @@ func (r *Resolver) fetch(ctx context.Context, f found) (string, error) {
 	if r.Uploader == nil {
 		return "", errors.New("inputs: no uploader")
 	}
-	file, err := os.Open(f.abs)
+	file, err := openRead(f.abs)
 	if err != nil {
 		return "", &FileError{Field: f.Field, Path: f.Path, Reason: "cannot be opened: " + unwrapPath(err), Supported: Supported}
 	}
 	defer file.Close()
+	if info, err := file.Stat(); err != nil || !info.Mode().IsRegular() {
+		return "", &FileError{Field: f.Field, Path: f.Path, Reason: ErrChanged.Error() + " (it is no longer a regular file)"}
+	}
 	body := &sendReader{f: file, h: sha256.New(), total: f.Size, report: func(done int64) {
 		r.report(Event{Ref: f.Ref, Done: done, Total: f.Size})
 	}}
