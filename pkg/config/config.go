@@ -148,6 +148,9 @@ func LoadUnchecked() (*Config, error) {
 		return c, nil
 	case err != nil:
 		return nil, fmt.Errorf("config file: %w", err)
+	case !info.Mode().IsRegular():
+		// Reading a FIFO would block every command until a writer comes.
+		return nil, fmt.Errorf("config file %s is not a regular file", path)
 	}
 	v.SetConfigFile(path)
 	if err := v.ReadInConfig(); err != nil {
