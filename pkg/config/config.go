@@ -141,8 +141,16 @@ func LoadUnchecked() (*Config, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		return c, nil
+	case errors.Is(err, fs.ErrNotExist):
+		// Nothing is configured there yet; hf config set and hf auth login
+		// create it. Said once, in case HF_CONFIG has a typo.
+		c.Warnings = append(c.Warnings, fmt.Sprintf("HF_CONFIG names %s, which does not exist yet (hf config set and hf auth login create it)", path))
+		return c, nil
 	case err != nil:
 		return nil, fmt.Errorf("config file: %w", err)
+	case !info.Mode().IsRegular():
+		// Reading a FIFO would block every command until a writer comes.
+		return nil, fmt.Errorf("config file %s is not a regular file", path)
 	}
 	v.SetConfigFile(path)
 	if err := v.ReadInConfig(); err != nil {

@@ -360,9 +360,22 @@ func TestLoadConfigFile(t *testing.T) {
 	})
 	t.Run("HF_CONFIG missing", func(t *testing.T) {
 		isolate(t)
-		t.Setenv("HF_CONFIG", filepath.Join(t.TempDir(), "nope.yaml"))
-		if c, err := Load(); err == nil {
-			t.Fatalf("loaded %+v, want an error", c)
+		// Not an error (hf config set and hf auth login must be able to
+		// create it), but a warning naming it, in case of a typo.
+		path := filepath.Join(t.TempDir(), "new", "nope.yaml")
+		t.Setenv("HF_CONFIG", path)
+		c := load(t)
+		if c.File != "" || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], path) {
+			t.Fatalf("File %q warnings %q", c.File, c.Warnings)
+		}
+		if err := c.Set("webhook.via", "poll"); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("%v %v", info, err)
+		}
+		if c := load(t); c.File != path || c.String("webhook.via") != "poll" || len(c.Warnings) != 0 {
+			t.Fatalf("File %q via %q warnings %q", c.File, c.String("webhook.via"), c.Warnings)
 		}
 	})
 	t.Run("invalid YAML", func(t *testing.T) {

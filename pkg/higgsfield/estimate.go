@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/cenkalti/backoff/v5"
 )
@@ -52,7 +51,8 @@ func ParseEstimate(data []byte) (*Estimate, error) {
 	return e, nil
 }
 
-// scalarText renders a JSON string or number as text ("" for null/absent).
+// scalarText renders a JSON string or number as text ("" for null, absent
+// or any other kind of value).
 func scalarText(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -66,7 +66,7 @@ func scalarText(raw json.RawMessage) string {
 	if json.Unmarshal(raw, &n) == nil {
 		return n.String()
 	}
-	return oneLine(strings.Trim(string(raw), `"`), 40)
+	return "" // an object, array or boolean is not a price
 }
 
 // Estimate asks what a generation would cost: POST /estimate/{model} with the

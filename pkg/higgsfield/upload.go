@@ -296,13 +296,18 @@ func (s *stallReader) stop() {
 
 // storage is the HTTP client for presigned URLs: the API client's transport
 // underneath (with its --debug log), hf's User-Agent, and never the API
-// credentials.
+// credentials. Redirects are not followed: a presigned URL stores the bytes
+// itself, and a 301/302/303 would turn the PUT into a body-less GET whose
+// 200 looks like success while nothing was stored (and would carry the
+// upload headers to another host).
 func (c *Client) storage() *http.Client {
 	st := &storageTransport{base: http.DefaultTransport}
 	if t, ok := c.http.Transport.(*transport); ok {
 		st.base, st.ua, st.auth = t.base, t.ua, t.auth
 	}
-	return &http.Client{Transport: st}
+	return &http.Client{Transport: st, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 }
 
 type storageTransport struct {

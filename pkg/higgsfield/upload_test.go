@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -307,5 +308,62 @@ func TestDelete(t *testing.T) {
 	srv.Inject(hftest.Fault{Endpoint: hftest.Delete, Status: 200, Body: `{"request_id":"someone-else"}`})
 	if _, err := c.Delete(ctx, sub.RequestID); err == nil {
 		t.Fatal("an answer for another request was accepted")
+	}
+}
+
+// A storage host that redirects the PUT elsewhere has not stored anything:
+// the redirect is not followed (a 302 would turn the PUT into a GET that
+// "succeeds"), nothing reaches the other host, and the upload fails.
+func TestUploadRedirectNotFollowed(t *testing.T) {
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			var other []string
+			elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				other = append(other, r.Method+" auth="+r.Header.Get("Authorization"))
+				w.WriteHeader(http.StatusOK)
+			}))
+			t.Cleanup(elsewhere.Close)
+			srv := newServer(t)
+			c := newClient(t, srv)
+			srv.Inject(hftest.Fault{Endpoint: hftest.UploadPut, Status: code, Location: elsewhere.URL + "/stolen", Times: 10})
+			data := hftest.Sample("image/png", 2)
+			_, err := c.Upload(ctxT(t), "image/png", bytes.NewReader(data), int64(len(data)))
+			var ue *UploadError
+			if !errors.As(err, &ue) || ue.StatusCode != code {
+				t.Fatalf("err = %v, want the %d as an *UploadError", err, code)
+			}
+			if len(other) != 0 {
+				t.Fatalf("the redirect was followed: %v", other)
+			}
+			if len(srv.Stored()) != 0 {
+				t.Fatal("the fake stored something")
+			}
+		})
+	}
+}
+
+// Credits and usd are shown only when they are a number or a string: an
+// object, array or boolean is not a price, and an answer with no price at
+// all is an error rather than "{"a":1} credits ($true)".
+func TestParseEstimateOddShapes(t *testing.T) {
+	tests := []struct {
+		body, credits, usd string
+		wantErr            bool
+	}{
+		{`{"credits":"1.5","usd":0.09}`, "1.5", "0.09", false},
+		{`{"credits":{"a":[1,2]},"usd":true}`, "", "", true},
+		{`{"credits":[1],"usd":"0.1"}`, "", "0.1", false},
+		{`{"credits":2,"usd":{"x":1}}`, "2", "", false},
+		{`{"credits":null,"usd":null}`, "", "", true},
+		{`{"credits":"","usd":""}`, "", "", true},
+	}
+	for _, tt := range tests {
+		e, err := ParseEstimate([]byte(tt.body))
+		if (err != nil) != tt.wantErr {
+			t.Fatalf("%s: err = %v", tt.body, err)
+		}
+		if err == nil && (e.Credits != tt.credits || e.USD != tt.usd) {
+			t.Fatalf("%s: credits %q usd %q", tt.body, e.Credits, e.USD)
+		}
 	}
 }

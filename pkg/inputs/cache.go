@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -81,7 +82,7 @@ func (c *Cache) Get(sha, ct, scope string) (string, bool, error) {
 	err := c.locked(func(entries []CacheEntry) ([]CacheEntry, bool) {
 		now := c.now()
 		for _, e := range entries {
-			if e.SHA256 == sha && e.ContentType == ct && e.Scope == scope && c.fresh(e, now) {
+			if e.SHA256 == sha && e.ContentType == ct && e.Scope == scope && c.fresh(e, now) && publicURL(e.URL) {
 				url, hit = e.URL, true
 			}
 		}
@@ -141,10 +142,18 @@ func errOr(err error, s string) any {
 	return s
 }
 
+// publicURL reports whether a cached URL can be sent as an input: an
+// absolute http(s) URL, as the upload answer's public_url was.
+func publicURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
 // read loads the entries; a missing or unreadable (corrupt) file is an
-// empty cache, since losing it costs only an upload.
+// empty cache, since losing it costs only an upload. So is a file others
+// may write: its URLs would be sent as the user's inputs.
 func (c *Cache) read() ([]CacheEntry, error) {
-	f, err := os.Open(c.path)
+	f, err := openRead(c.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -152,6 +161,10 @@ func (c *Cache) read() ([]CacheEntry, error) {
 		return nil, fmt.Errorf("upload cache: %w", err)
 	}
 	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() ||
+		(runtime.GOOS != "windows" && info.Mode().Perm()&0o022 != 0) {
+		return nil, nil
+	}
 	var entries []CacheEntry
 	dec := json.NewDecoder(&limitedReader{f: f, left: maxCacheFile})
 	if dec.Decode(&entries) != nil {

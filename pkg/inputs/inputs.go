@@ -67,7 +67,8 @@ type FileError struct {
 	Field, Path string
 	// Reason says what is wrong ("does not exist", "is text/plain", ...).
 	Reason string
-	// Supported is the list of types the API takes.
+	// Supported is the list of types the API takes (nil when the type is
+	// not the problem).
 	Supported []string
 }
 
@@ -75,6 +76,9 @@ func (e *FileError) Error() string {
 	where := ""
 	if e.Field != "" {
 		where = " (in " + e.Field + ")"
+	}
+	if len(e.Supported) == 0 {
+		return fmt.Sprintf("file %q%s %s", e.Path, where, e.Reason)
 	}
 	return fmt.Sprintf("file %q%s %s (types the API takes: %s)", e.Path, where, e.Reason, strings.Join(e.Supported, ", "))
 }
@@ -187,7 +191,7 @@ func check(abs string) (found, error) {
 	case info.Size() == 0:
 		return fail("is empty")
 	}
-	f, err := os.Open(abs)
+	f, err := openRead(abs) // a FIFO swapped in after the Stat must not block
 	if err != nil {
 		return openErr(err)
 	}

@@ -145,20 +145,31 @@ func (r *Resolver) fetch(ctx context.Context, f found) (string, error) {
 	if r.Uploader == nil {
 		return "", errors.New("inputs: no uploader")
 	}
-	file, err := os.Open(f.abs)
+	file, err := openRead(f.abs)
 	if err != nil {
 		return "", &FileError{Field: f.Field, Path: f.Path, Reason: "cannot be opened: " + unwrapPath(err), Supported: Supported}
 	}
 	defer file.Close()
+	if info, err := file.Stat(); err != nil || !info.Mode().IsRegular() {
+		return "", &FileError{Field: f.Field, Path: f.Path, Reason: ErrChanged.Error() + " (it is no longer a regular file)"}
+	}
 	body := &sendReader{f: file, h: sha256.New(), total: f.Size, report: func(done int64) {
 		r.report(Event{Ref: f.Ref, Done: done, Total: f.Size})
 	}}
 	u, err := r.Uploader.Upload(ctx, f.ContentType, body, f.Size)
+	changed := body.changed
+	if err == nil {
+		// What was sent must be the whole file as checked: not fewer bytes,
+		// not other bytes, and the file must not have grown meanwhile.
+		info, serr := file.Stat()
+		changed = changed || body.sent != f.Size || hex.EncodeToString(body.h.Sum(nil)) != f.SHA256 ||
+			serr != nil || info.Size() != f.Size
+	}
+	if changed {
+		return "", &FileError{Field: f.Field, Path: f.Path, Reason: ErrChanged.Error()}
+	}
 	if err != nil {
 		return "", fmt.Errorf("uploading %s: %w", f.Path, err)
-	}
-	if body.sent != f.Size || hex.EncodeToString(body.h.Sum(nil)) != f.SHA256 {
-		return "", &FileError{Field: f.Field, Path: f.Path, Reason: ErrChanged.Error(), Supported: Supported}
 	}
 	if r.Cache != nil {
 		_ = r.Cache.Put(f.SHA256, f.ContentType, r.Scope, u)
@@ -181,6 +192,9 @@ type sendReader struct {
 	sent   int64
 	total  int64
 	report func(int64)
+	// changed is set when the file ended before the size it was checked
+	// with; the PUT is aborted and not retried.
+	changed bool
 }
 
 func (s *sendReader) Read(p []byte) (int, error) {
@@ -198,6 +212,11 @@ func (s *sendReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		s.report(s.sent)
 	}
+	if errors.Is(err, io.EOF) && s.sent < s.total {
+		// A short body would break the PUT's Content-Length; the file shrank.
+		s.changed = true
+		return n, ErrChanged
+	}
 	return n, err
 }
 
@@ -206,6 +225,9 @@ func (s *sendReader) Seek(offset int64, whence int) (int64, error) {
 	case offset == 0 && whence == io.SeekCurrent:
 		return s.sent, nil
 	case offset == 0 && whence == io.SeekStart:
+		if s.changed {
+			return 0, ErrChanged // sending it again would not help
+		}
 		if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 			return 0, err
 		}

@@ -332,3 +332,96 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// A file that shrank, grew or changed in place after its check is a
+// *FileError naming the change (exit 2), not a transport error, and it is
+// not sent again and again.
+func TestResolveFileChangedWays(t *testing.T) {
+	tests := map[string]func(orig []byte) []byte{
+		"shrank": func(b []byte) []byte { return b[:len(b)/2] },
+		"grew":   func(b []byte) []byte { return append(append([]byte{}, b...), make([]byte, 4096)...) },
+		"in place": func(b []byte) []byte {
+			c := append([]byte{}, b...)
+			c[len(c)-1] ^= 0xff
+			return c
+		},
+	}
+	for name, change := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := files(t, map[string]string{"cat.png": "image/png"})
+			srv, c := fake(t)
+			r := &Resolver{Uploader: c}
+			f, err := scan(map[string]any{"x": "@cat.png"}, SetFlags, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "cat.png")
+			if err := os.WriteFile(path, change(must(os.ReadFile(path))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = r.fetch(ctxT(t), f[0])
+			var fe *FileError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), ErrChanged.Error()) {
+				t.Fatalf("err = %v, want a *FileError saying it changed", err)
+			}
+			if n := srv.Count(hftest.UploadPut); n > 1 {
+				t.Fatalf("%d PUTs of a changed file", n)
+			}
+		})
+	}
+}
+
+// The cache is only trusted when nobody else could have written it: a cache
+// file writable by others, or an entry whose URL is not http(s), is not
+// reused (it costs an upload), and the next write replaces the file with a
+// private one.
+func TestCacheUntrusted(t *testing.T) {
+	const sha, ct, scope = "abc", "image/png", "s"
+	entry := func(url string, at time.Time) []byte {
+		return must(json.Marshal([]CacheEntry{{SHA256: sha, ContentType: ct, Scope: scope, URL: url, Time: at}}))
+	}
+	now := time.Now()
+	tests := []struct {
+		name string
+		data []byte
+		mode os.FileMode
+		hit  bool
+	}{
+		{"private and fresh", entry("https://cdn.example/x.png", now), 0o600, true},
+		{"world-writable", entry("https://evil.example/x.png", now), 0o666, false},
+		{"group-writable", entry("https://evil.example/x.png", now), 0o620, false},
+		{"not a URL", entry("file:///etc/passwd", now), 0o600, false},
+		{"relative", entry("/x.png", now), 0o600, false},
+		{"in the future", entry("https://cdn.example/x.png", now.Add(time.Hour)), 0o600, false},
+		{"truncated", entry("https://cdn.example/x.png", now)[:20], 0o600, false},
+		{"empty", nil, 0o600, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cache, err := OpenCache(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(cache.Path(), tt.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(cache.Path(), tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, hit, _ := cache.Get(sha, ct, scope)
+			if hit != tt.hit {
+				t.Fatalf("hit = %v, want %v", hit, tt.hit)
+			}
+			if err := cache.Put("def", ct, scope, "https://cdn.example/y.png"); err != nil {
+				t.Fatal(err)
+			}
+			if info, err := os.Stat(cache.Path()); err != nil || info.Mode().Perm() != 0o600 {
+				t.Fatalf("after a write: %v %v", info, err)
+			}
+			if _, hit, _ := cache.Get("def", ct, scope); !hit {
+				t.Fatal("the rewritten cache lost the new entry")
+			}
+		})
+	}
+}

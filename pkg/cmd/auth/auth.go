@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/config"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 )
 
 // probeID is a request id that exists nowhere: its status is 404 with a
@@ -37,8 +37,9 @@ type Options struct {
 	NewClient func(higgsfield.Credentials) (*higgsfield.Client, error)
 	// Flags are the global --api-key/--api-secret.
 	FlagKey, FlagSecret func() (string, string)
-	// ReadSecret reads a line without echo from the terminal on stdin.
-	ReadSecret func() ([]byte, error)
+	// ReadSecret reads a line without echo from the terminal on stdin,
+	// giving up when ctx ends.
+	ReadSecret func(ctx context.Context) ([]byte, error)
 
 	WithKey, JSON bool
 }
@@ -58,15 +59,25 @@ func NewCmdAuth(f *cmdutil.Factory, runF func(verb string, o *Options) error) *c
 			if base == "" {
 				base = cfg.String("base_url")
 			}
-			return higgsfield.New(higgsfield.Options{BaseURL: base, Credentials: cr, UserAgent: "hf/" + f.Version, MaxAttempts: 3})
+			var debug io.Writer
+			if f.Debug || cfg.Bool("debug") {
+				debug = f.IOStreams.ErrOut
+			}
+			c, err := higgsfield.New(higgsfield.Options{BaseURL: base, Credentials: cr, UserAgent: "hf/" + f.Version, MaxAttempts: 3, Debug: debug})
+			if err == nil {
+				for _, w := range c.Warnings() { // e.g. a plain-http base URL, before the key goes there
+					fmt.Fprintln(f.IOStreams.ErrOut, "hf: warning: "+w)
+				}
+			}
+			return c, err
 		},
 		FlagKey: func() (string, string) { return f.APIKey, f.APISecret },
-		ReadSecret: func() ([]byte, error) {
+		ReadSecret: func(ctx context.Context) ([]byte, error) {
 			in, ok := f.IOStreams.In.(*os.File)
 			if !ok {
 				return nil, errors.New("stdin is not a terminal")
 			}
-			return term.ReadPassword(int(in.Fd()))
+			return readPassword(ctx, int(in.Fd()))
 		},
 	}
 	cmd := &cobra.Command{
@@ -124,7 +135,7 @@ nothing is stored.`,
 }
 
 // readKey reads the key from stdin (--with-key) or a hidden prompt.
-func readKey(opts *Options) (string, error) {
+func readKey(ctx context.Context, opts *Options) (string, error) {
 	if opts.WithKey {
 		line, err := bufio.NewReader(io.LimitReader(opts.IO.In, 4096)).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -136,8 +147,11 @@ func readKey(opts *Options) (string, error) {
 		return "", &cmdutil.FlagError{Err: errors.New("no terminal to ask for the key on"), Hint: `pipe it instead: echo "$KEY_ID:$KEY_SECRET" | hf auth login --with-key`}
 	}
 	fmt.Fprint(opts.IO.ErrOut, "Paste your API key (KEY_ID:KEY_SECRET, from the Higgsfield console): ")
-	b, err := opts.ReadSecret()
+	b, err := opts.ReadSecret(ctx)
 	fmt.Fprintln(opts.IO.ErrOut)
+	if errors.Is(err, job.ErrInterrupt) || ctx.Err() != nil {
+		return "", &job.InterruptedError{} // nothing was stored
+	}
 	if err != nil {
 		return "", fmt.Errorf("reading the key: %w", err)
 	}
@@ -161,7 +175,7 @@ func check(ctx context.Context, opts *Options, cr higgsfield.Credentials) error 
 }
 
 func loginRun(ctx context.Context, opts *Options) error {
-	raw, err := readKey(opts)
+	raw, err := readKey(ctx, opts)
 	if err != nil {
 		return err
 	}

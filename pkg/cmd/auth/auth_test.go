@@ -16,6 +16,7 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 )
 
 const secret = "s3cr3t-value-1"
@@ -56,7 +57,7 @@ func TestLoginStatusLogout(t *testing.T) {
 			if viaTTY {
 				ios.SetStdinTTY(true)
 				ios.SetStderrTTY(true)
-				opts.ReadSecret = func() ([]byte, error) { return []byte("kid:" + secret + "\n"), nil }
+				opts.ReadSecret = func(context.Context) ([]byte, error) { return []byte("kid:" + secret + "\n"), nil }
 			} else {
 				opts.WithKey = true
 				_, _ = in.WriteString("kid:" + secret + "\n")
@@ -193,5 +194,30 @@ func TestLoginKeyring(t *testing.T) {
 	}
 	if _, err := keyring.Get("hf-cli", "kid"); !errors.Is(err, keyring.ErrNotFound) {
 		t.Fatalf("keyring entry left: %v", err)
+	}
+}
+
+// Ctrl-C at the hidden prompt is exit 130 (an *InterruptedError) with
+// nothing checked or stored.
+func TestLoginPromptInterrupted(t *testing.T) {
+	opts, srv, ios, _ := setup(t)
+	ios.SetStdinTTY(true)
+	ios.SetStderrTTY(true)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	opts.ReadSecret = func(ctx context.Context) ([]byte, error) {
+		cancel(job.ErrInterrupt)
+		<-ctx.Done()
+		return nil, context.Cause(ctx)
+	}
+	err := loginRun(ctx, opts)
+	var ie *job.InterruptedError
+	if !errors.As(err, &ie) {
+		t.Fatalf("err = %v, want an *InterruptedError", err)
+	}
+	if _, err := os.Stat(configPath(t)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a config file was written: %v", err)
+	}
+	if len(srv.Hits()) != 0 {
+		t.Fatalf("the API was called: %v", srv.Hits())
 	}
 }

@@ -3,6 +3,7 @@
 package configcmd
 
 import (
+	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -127,7 +128,7 @@ func configRun(opts *Options) error {
 		}
 	case "set":
 		if err := cfg.Set(opts.Key, opts.Value); err != nil {
-			return err
+			return setError(opts.Key, err)
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "hf: %s set in %s\n", opts.Key, cfg.Path())
 		if v, err := cfg.Get(opts.Key); err == nil && v.Source != cfg.Path() {
@@ -164,4 +165,20 @@ func configRun(opts *Options) error {
 		fmt.Fprintf(opts.IO.ErrOut, "hf: warning: %v\n", err)
 	}
 	return nil
+}
+
+// setError gives a refused hf config set a hint that fits it: the generic
+// one for bad settings ("fix it with: hf config set KEY VALUE") would send
+// the user back to the command that just refused, and for credentials to
+// the very thing refused.
+func setError(name string, err error) error {
+	var ve *config.ValueError
+	if !errors.As(err, &ve) || ve.Source != "" {
+		return err
+	}
+	hint := "" // see: hf config set --help
+	if k, ok := config.LookupKey(name); ok && k.Login {
+		hint = `store a key with: hf auth login (or echo "$KEY_ID:$KEY_SECRET" | hf auth login --with-key)`
+	}
+	return &cmdutil.FlagError{Err: errors.New(ve.Error()), Hint: hint}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hf-cli/hf/pkg/cmdutil"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 )
 
 // Options are the parsed flags of `hf delete`.
@@ -62,7 +63,12 @@ func deleteRun(ctx context.Context, opts *Options) error {
 			return &cmdutil.FlagError{Err: fmt.Errorf("refusing to delete %s without confirmation: no terminal to ask on", opts.RequestID), Hint: "pass --yes to delete without asking"}
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "Delete the inputs and outputs of %s on the server? This cannot be undone. [y/N] ", opts.RequestID)
-		if !confirmed(opts.IO.In) {
+		yes, err := confirmed(ctx, opts.IO.In)
+		if err != nil {
+			fmt.Fprintln(opts.IO.ErrOut)
+			return &job.InterruptedError{} // nothing was deleted
+		}
+		if !yes {
 			fmt.Fprintln(opts.IO.ErrOut, "hf: not deleted")
 			return &cmdutil.SilentError{Code: 1}
 		}
@@ -82,11 +88,26 @@ func deleteRun(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-func confirmed(in io.Reader) bool {
-	line, _ := bufio.NewReader(io.LimitReader(in, 256)).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
+// confirmed reads the answer to the question; Ctrl-C (ctx ending) ends the
+// wait for it with ctx's cause: hf's signal handler catches the interrupt,
+// so the blocked read alone would wait for Enter.
+func confirmed(ctx context.Context, in io.Reader) (bool, error) {
+	ch := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(io.LimitReader(in, 256)).ReadString('\n')
+		ch <- line
+	}()
+	select {
+	case line := <-ch:
+		if ctx.Err() != nil {
+			return false, context.Cause(ctx)
+		}
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return true, nil
+		}
+		return false, nil
+	case <-ctx.Done():
+		return false, context.Cause(ctx)
 	}
-	return false
 }

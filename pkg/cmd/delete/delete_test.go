@@ -3,6 +3,7 @@ package deletecmd
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/iostreams"
+	"github.com/hf-cli/hf/pkg/job"
 )
 
 func TestDelete(t *testing.T) {
@@ -63,5 +65,41 @@ func TestDelete(t *testing.T) {
 				t.Fatalf("no question asked: %q", errOut.String())
 			}
 		})
+	}
+}
+
+// Ctrl-C at the question ends hf at once with exit 130 (an
+// *InterruptedError), and nothing is deleted, even if the answer "y"
+// arrives afterwards.
+func TestDeleteQuestionInterrupted(t *testing.T) {
+	srv := hftest.New(hftest.WithCredentials("kid", "ksecret"), hftest.WithTiming(0, 0))
+	t.Cleanup(srv.Close)
+	ios, _, _, _ := iostreams.Test()
+	r, w := io.Pipe()
+	t.Cleanup(func() { w.Close() })
+	ios.In = r
+	ios.SetStdinTTY(true)
+	ios.SetStderrTTY(true)
+	fake := testenv.NewFake(t, ios, srv.URL, nil)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- deleteRun(ctx, &Options{IO: ios, Client: fake.Client, RequestID: "00000000-0000-0000-0000-000000000001"})
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel(job.ErrInterrupt)
+	select {
+	case err := <-done:
+		var ie *job.InterruptedError
+		if !errors.As(err, &ie) {
+			t.Fatalf("err = %v, want an *InterruptedError", err)
+		}
+	case <-time.After(3 * time.Second):
+		_, _ = w.Write([]byte("y\n"))
+		<-done
+		t.Fatal("the question ignored Ctrl-C")
+	}
+	if srv.Count(hftest.Delete) != 0 {
+		t.Fatal("deleted after an interrupt")
 	}
 }

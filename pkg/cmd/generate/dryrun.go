@@ -73,7 +73,7 @@ func dryRun(ctx context.Context, opts *Options, body *cmdutil.Body) error {
 		// URL-encoded.
 		u.RawQuery = "hf_webhook=" + webhookPlaceholder
 	}
-	d := &DryRun{Method: "POST", URL: u.String(), Body: params, Headers: map[string]string{
+	d := &DryRun{Method: "POST", URL: u.String(), Body: params, Uploads: []Upload{}, Headers: map[string]string{
 		"Accept": "application/json", "Content-Type": "application/json", "User-Agent": "hf/" + opts.Version,
 		"Idempotency-Key": "<a new UUID, reused on every retry>",
 	}}

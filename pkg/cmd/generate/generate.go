@@ -191,6 +191,9 @@ func readTerminal(ctx context.Context, ios *iostreams.IOStreams) (io.Reader, err
 	}
 }
 
+// errUploadTimeout ends the uploads of a run that reached --timeout.
+var errUploadTimeout = errors.New("--timeout reached while uploading")
+
 // generateRun builds the request from opts, checks the output path, and
 // runs the job on the engine opts.Engine builds.
 func generateRun(ctx context.Context, opts *Options) error {
@@ -248,13 +251,23 @@ func generateRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if len(refs) > 0 {
-		if spec.Params, _, err = body.Resolve(ctx, cmdutil.NewResolver(opts.IO, eng.Runner.Client, opts.Quiet)); err != nil {
+		// --timeout bounds the whole run, uploads included.
+		start := time.Now()
+		uctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, errUploadTimeout)
+		spec.Params, _, err = body.Resolve(uctx, cmdutil.NewResolver(opts.IO, eng.Runner.Client, opts.Quiet))
+		cancel()
+		if err != nil {
 			eng.Close()
 			if errors.Is(context.Cause(ctx), job.ErrInterrupt) {
 				return &job.InterruptedError{} // nothing was submitted
 			}
+			if ctx.Err() == nil && errors.Is(context.Cause(uctx), errUploadTimeout) {
+				fmt.Fprintf(opts.IO.ErrOut, "error: uploading the input files took longer than --timeout %s; nothing was submitted\n", opts.Timeout)
+				return &cmdutil.SilentError{Code: 124}
+			}
 			return err
 		}
+		spec.Timeout = max(spec.Timeout-time.Since(start), time.Second)
 	}
 	res, err := eng.Runner.Generate(ctx, spec)
 	eng.Close()

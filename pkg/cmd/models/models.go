@@ -74,7 +74,7 @@ a model or parameter that is not listed here is still sent as given.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return showRun(opts)
+			return showRun(cmd.Context(), opts)
 		},
 	}
 	cmd.AddCommand(show)
@@ -174,8 +174,19 @@ func paramSummary(m higgsfield.Model) string {
 	return strings.Join(parts, " ")
 }
 
-func showRun(opts *Options) error {
+func showRun(ctx context.Context, opts *Options) error {
 	m, ok := higgsfield.CatalogModel(opts.Model)
+	if !opts.Offline {
+		// The API's listing, when it answers one, is the better source; its
+		// entries carry the catalog's parameters when the id is known there.
+		ms, _ := fromAPI(ctx, opts)
+		for _, am := range ms {
+			if am.ID == opts.Model {
+				m, ok = am, true
+				break
+			}
+		}
+	}
 	if !ok {
 		fmt.Fprintf(opts.IO.ErrOut, "hf: warning: %s is not in hf's catalog of %s; the API decides whether it exists (hf generate sends it as given)\n", opts.Model, higgsfield.CatalogDate)
 		if opts.JSON {
@@ -186,7 +197,14 @@ func showRun(opts *Options) error {
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, m)
 	}
-	fmt.Fprintf(opts.IO.Out, "%s  (%s, %s; from the %s, %s)\n", m.ID, m.Kind, m.Task, sourceName(m.Source), higgsfield.CatalogDate)
+	from := "from the " + sourceName(m.Source) + ", " + higgsfield.CatalogDate
+	if m.Source == "api" {
+		from = "listed by the API"
+		if len(m.Params) > 0 {
+			from += "; parameters from hf's catalog of " + higgsfield.CatalogDate
+		}
+	}
+	fmt.Fprintf(opts.IO.Out, "%s  (%s, %s; %s)\n", m.ID, dash(m.Kind), dash(m.Task), from)
 	if m.Note != "" {
 		fmt.Fprintf(opts.IO.Out, "note: %s\n", m.Note)
 	}

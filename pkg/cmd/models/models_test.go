@@ -53,3 +53,34 @@ func TestModelsSource(t *testing.T) {
 		t.Fatalf("source %s, %d models", l.Source, len(l.Models))
 	}
 }
+
+// hf models show uses what the API's listing says about a model when the
+// API answers one (and the catalog otherwise, or with --offline).
+func TestModelsShowFromAPI(t *testing.T) {
+	srv := hftest.New(hftest.WithCredentials("kid", "ksecret"))
+	t.Cleanup(srv.Close)
+	show := func(o Options) (string, string) {
+		ios, _, out, errOut := iostreams.Test()
+		fake := testenv.NewFake(t, ios, srv.URL, nil)
+		o.IO, o.Client = ios, fake.Client
+		if err := showRun(context.Background(), &o); err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errOut.String()
+	}
+	srv.SetModels([]map[string]any{{"id": "acme/new-model", "type": "video"}})
+	out, stderr := show(Options{Model: "acme/new-model"})
+	if !strings.Contains(out, "acme/new-model") || !strings.Contains(out, "video") || !strings.Contains(out, "API") || strings.Contains(stderr, "not in hf's catalog") {
+		t.Fatalf("stdout %q stderr %q", out, stderr)
+	}
+	// Not listed by the API: the catalog still answers for a model it knows.
+	out, _ = show(Options{Model: "higgsfield-ai/soul/standard"})
+	if !strings.Contains(out, "batch_size") {
+		t.Fatalf("stdout %q", out)
+	}
+	before := srv.Count(hftest.Models)
+	_, stderr = show(Options{Model: "acme/new-model", Offline: true})
+	if srv.Count(hftest.Models) != before || !strings.Contains(stderr, "not in hf's catalog") {
+		t.Fatalf("--offline: %d calls, stderr %q", srv.Count(hftest.Models)-before, stderr)
+	}
+}
