@@ -129,6 +129,9 @@ func listenRun(ctx context.Context, opts *Options) error {
 		}
 	}
 	r := ui.NewListenRenderer(opts.IO.Out, opts.IO.ErrOut, opts.IO.ErrStyles(), opts.JSON)
+	if w := endpoint.CleartextWarning(p); w != "" {
+		r.Handle(listen.Event{Kind: listen.Warning, Time: time.Now(), Message: w})
+	}
 	relay, err := listen.New(listen.Options{
 		Secret: s.Secret, Targets: opts.ForwardTo, Timeout: opts.ForwardTimeout, SaveDir: opts.SaveDir,
 		UserAgent: "hf/" + opts.Version + " (listen)", Emit: r.Handle,
