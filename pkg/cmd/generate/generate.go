@@ -71,8 +71,11 @@ each file (image/jpeg, image/png, image/webp, image/gif, audio/wav or video/mp4,
 by content), uploads it once (a URL is reused for 50 minutes) and sends its
 public URL. "@@" sends a literal "@". The prompt is never a file.
 
---dry-run prints the exact request and its estimated cost, and spends,
-uploads and opens nothing.`,
+--dry-run prints the exact request, a curl equivalent (it reads the
+credentials from the variables hf read them from; $HF_WEBHOOK_URL and
+$IDEMPOTENCY_KEY stand for what hf makes at run time) and its estimated
+cost, and spends, uploads and opens nothing. Without credentials it still
+shows the request (exit 0, with a warning) and skips the estimate.`,
 		Example: `  hf generate higgsfield-ai/soul/standard --prompt "a red fox in snow"
   hf generate higgsfield-ai/soul/standard --prompt "four foxes" --set batch_size=4 -d out
   hf generate kling-video/v2.1/pro/image-to-video -p "the fox turns its head" --set image_url=https://... --set duration=5

@@ -210,11 +210,14 @@ func TestGenerateDryRun(t *testing.T) {
 				"Authorization: Key kid:<redacted>", "Hf-Expires-After: 7200", "Idempotency-Key: my-key",
 				`"image_url": "https://upload.invalid/`, "cat.png", `"prompt": "a fox"`,
 				"curl -X POST '" + srv.URL + "/higgsfield-ai/soul/standard'", `-H "Authorization: Key $HF_KEY"`,
-				"Estimate: 6.000 credits, $0.375", "nothing was uploaded",
+				"Estimate: 6.000 credits, $0.375",
 			} {
 				if !strings.Contains(out, want) {
 					t.Fatalf("dry run lacks %q:\n%s", want, out)
 				}
+			}
+			if strings.Contains(out, "nothing was uploaded") {
+				t.Fatalf("the trailer is on stdout:\n%s", out)
 			}
 			continue
 		}
