@@ -108,8 +108,10 @@ rejected, 130 on Ctrl-C (run the same command again to resume).`,
 					return &cmdutil.FlagError{Err: err}
 				}
 			}
-			if cmd.Flags().Changed("expires-after") && (opts.ExpiresAfter < time.Second || opts.ExpiresAfter%time.Second != 0) {
-				return cmdutil.FlagErrorf("--expires-after must be a whole number of seconds, at least 1s (the API takes 1h to the account's retention)")
+			if cmd.Flags().Changed("expires-after") {
+				if err := cmdutil.CheckExpiresAfter(opts.ExpiresAfter); err != nil {
+					return err
+				}
 			}
 			if opts.Output == "-" {
 				return cmdutil.FlagErrorf("-o - is for one output; a batch saves files (stdout lists their paths)")

@@ -116,8 +116,10 @@ shows the request (exit 0, with a warning) and skips the estimate.`,
 			if opts.NoWait && opts.Out.Output == "-" {
 				return cmdutil.FlagErrorf("--no-wait downloads nothing, so -o - has nothing to write; drop one of them")
 			}
-			if cmd.Flags().Changed("expires-after") && (opts.ExpiresAfter < time.Second || opts.ExpiresAfter%time.Second != 0) {
-				return cmdutil.FlagErrorf("--expires-after must be a whole number of seconds, at least 1s (the API takes 1h to the account's retention)")
+			if cmd.Flags().Changed("expires-after") {
+				if err := cmdutil.CheckExpiresAfter(opts.ExpiresAfter); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -136,7 +138,7 @@ shows the request (exit 0, with a warning) and skips the estimate.`,
 	fl.Var(config.NewDurationValue(&opts.Timeout, 30*time.Minute), "timeout", "give up waiting after this long (the request goes on; resume with hf wait)")
 	opts.Endpoint.Register(cmd)
 	fl.Var(config.NewDurationValue(&opts.PollInterval, 0), "poll-interval", "poll the status at this fixed interval (default: 2s growing to 10s)")
-	fl.Var(config.NewDurationValue(&opts.ExpiresAfter, 0), "expires-after", "delete the request's data this long after it finishes (Hf-Expires-After; 1h to the account's retention)")
+	fl.Var(config.NewDurationValue(&opts.ExpiresAfter, 0), "expires-after", "delete the request's data this long after it finishes (Hf-Expires-After; 1h up to the account's retention)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the exact request and its estimate; submit, upload and open nothing")
 	_ = cmd.RegisterFlagCompletionFunc("set", cmdutil.CompleteSetKeys)
 	cmd.ValidArgsFunction = cmdutil.CompleteModels

@@ -276,8 +276,13 @@ func TestNewCmdGenerateNewFlags(t *testing.T) {
 	}{
 		{args: []string{"--expires-after", "2h"}, check: func(o *Options) bool { return o.ExpiresAfter == 2*time.Hour }},
 		{args: []string{"--expires-after", "7200"}, check: func(o *Options) bool { return o.ExpiresAfter == 2*time.Hour }},
-		{args: []string{"--expires-after", "1.5"}, wantErr: "whole number of seconds"},
-		{args: []string{"--expires-after", "0"}, wantErr: "whole number of seconds"},
+		{args: []string{"--expires-after", "1.5"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "3599"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "30m"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "3600.5"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "-2h"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "3600"}, check: func(o *Options) bool { return o.ExpiresAfter == time.Hour }},
+		{args: []string{"--expires-after", "0"}, wantErr: "want whole seconds from 1h"},
 		{args: []string{"--expires-after", "soon"}, wantErr: "invalid duration"},
 		{args: []string{"--dry-run"}, check: func(o *Options) bool { return o.DryRun }},
 	}

@@ -313,6 +313,10 @@ func Hint(err error) string {
 			return "check the model id or request id, and that it belongs to this account"
 		case http.StatusTooManyRequests:
 			return "the account's queue is full; try again later"
+		case http.StatusUnprocessableEntity:
+			if strings.Contains(strings.ToLower(apiError.Detail), "hf-expires-after") {
+				return "--expires-after is past this account's retention; pass a shorter one, or leave it out for the account's default"
+			}
 		}
 	case errors.As(err, &flagErr):
 		return flagErr.Hint
