@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -207,6 +208,9 @@ func Run(ctx context.Context, opts *Options) error {
 		Shard: k, Shards: n, Files: fs, ExpiresAfter: int64(opts.ExpiresAfter / time.Second)})
 	if err != nil {
 		return usage(err)
+	}
+	if !opts.Quiet {
+		warnCatalog(opts.IO.ErrOut, plan)
 	}
 	var credits map[string]float64
 	if opts.DryRun || opts.MaxCreditsSet {
@@ -416,4 +420,31 @@ func (f *files) Resolve(ctx context.Context, input map[string]any, baseDir strin
 	}
 	out, _, err := f.resolver.Resolve(ctx, input, inputs.JSONFields, baseDir)
 	return out, err
+}
+
+// warnCatalog says, once per distinct warning, where the jobs to generate
+// stray from hf's model catalog (an unknown model, field or value); the
+// jobs are sent as given.
+func warnCatalog(w io.Writer, plan *batch.Plan) {
+	var order []string
+	jobs := map[string][]string{}
+	for _, st := range plan.Steps {
+		if st.Action != batch.Generate {
+			continue
+		}
+		for _, msg := range higgsfield.CatalogWarnings(st.Job.Model, st.Job.Input) {
+			if _, ok := jobs[msg]; !ok {
+				order = append(order, msg)
+			}
+			jobs[msg] = append(jobs[msg], st.Job.Name)
+		}
+	}
+	for _, msg := range order {
+		names := jobs[msg]
+		more := ""
+		if len(names) > 3 {
+			names, more = names[:3], fmt.Sprintf(" and %d more", len(names)-3)
+		}
+		fmt.Fprintf(w, "hf: warning: %s (job %s%s)\n", msg, strings.Join(names, ", "), more)
+	}
 }

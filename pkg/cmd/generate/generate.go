@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -287,24 +286,11 @@ func generateRun(ctx context.Context, opts *Options) error {
 	return err
 }
 
-// warnUnknownParams warns about body fields that the catalog does not list
-// for a known model: a typo is caught early, but the API stays the judge
-// and the body is sent as given.
+// warnUnknownParams warns about a model, body fields or values that the
+// catalog does not list: a typo is caught early, but the API stays the
+// judge and the body is sent as given.
 func warnUnknownParams(ios *iostreams.IOStreams, model string, params map[string]any) {
-	m, ok := higgsfield.CatalogModel(model)
-	if !ok {
-		return
+	for _, w := range higgsfield.CatalogWarnings(model, params) {
+		fmt.Fprintln(ios.ErrOut, "hf: warning: "+w)
 	}
-	var unknown []string
-	for k := range params {
-		if _, ok := m.Param(k); !ok {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return
-	}
-	slices.Sort(unknown)
-	fmt.Fprintf(ios.ErrOut, "hf: warning: %s not documented for %s (hf models show %s); sent as given\n",
-		strings.Join(unknown, ", "), model, model)
 }
