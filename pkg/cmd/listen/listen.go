@@ -146,6 +146,10 @@ func listenRun(ctx context.Context, opts *Options) error {
 		n.OnSession = watch.Observe
 		p = n
 	}
+	if p.Name() == "ngrok" {
+		// Connecting can take seconds; say what hf is doing at once.
+		fmt.Fprintln(opts.IO.ErrOut, "hf: opening the ngrok tunnel…")
+	}
 	ep, err := p.Open(ctx)
 	if err != nil {
 		if errors.Is(context.Cause(ctx), job.ErrInterrupt) {
