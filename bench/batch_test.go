@@ -76,8 +76,7 @@ func runBatch(b *testing.B, bin string, jobs, j int) batchRun {
 	defer edge.Close()
 	path := manifest(b, dir, jobs)
 	cmd := exec.Command(bin, "batch", path, "-j", strconv.Itoa(j), "-q")
-	cmd.Env = append(os.Environ(), "HF_BASE_URL="+srv.URL, "HF_KEY=k:s", "XDG_STATE_HOME="+filepath.Join(dir, "state"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HF_WEBHOOK_SECRET=", "HF_VIA=",
+	cmd.Env = isolatedEnv(dir, "HF_BASE_URL="+srv.URL, "HF_KEY=k:s",
 		"NGROK_AUTHTOKEN=2fakeTokenValue_abcdefghijklmnop", "HF_NGROK_CONNECT_URL="+edge.Addr, "HF_NGROK_ROOT_CAS="+edge.CAFile)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -116,8 +115,7 @@ func BenchmarkBatch(b *testing.B) {
 		defer srv.Close()
 		srv.SetImageSize(16, 16)
 		path := manifest(b, dir, 1000)
-		env := append(os.Environ(), "HF_BASE_URL="+srv.URL, "HF_KEY=k:s", "XDG_STATE_HOME="+filepath.Join(dir, "state"),
-			"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "NGROK_AUTHTOKEN=", "HF_VIA=poll")
+		env := isolatedEnv(dir, "HF_BASE_URL="+srv.URL, "HF_KEY=k:s", "HF_VIA=poll")
 		first := exec.Command(bin, "batch", path, "-j", "64", "-q")
 		first.Env = append(env, "HF_TEST_POLL_INTERVAL=20ms") // the fake is on loopback
 		if out, err := first.CombinedOutput(); err != nil {

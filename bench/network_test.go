@@ -38,7 +38,7 @@ func BenchmarkIdleConns(b *testing.B) {
 				addr := freeAddr(b)
 				cmd := exec.Command(bin, "generate", "bench/model", "--prompt", fmt.Sprint("run ", i), "-d", dir, "-q", "--timeout", "60s",
 					"--webhook-url", "http://"+addr, "--listen", addr)
-				cmd.Env = append(os.Environ(), "HF_BASE_URL="+srv.URL, "HF_KEY=k:s", "XDG_STATE_HOME="+dir, "HF_WEBHOOK_SECRET="+secret, "NGROK_AUTHTOKEN=")
+				cmd.Env = isolatedEnv(dir, "HF_BASE_URL="+srv.URL, "HF_KEY=k:s", "HF_WEBHOOK_SECRET="+secret)
 				before := srv.Count(hftest.StatusEP)
 				if err := cmd.Start(); err != nil {
 					b.Fatal(err)
@@ -81,7 +81,7 @@ func BenchmarkUnsignedFlood(b *testing.B) {
 				addr := freeAddr(b)
 				cmd := exec.Command(bin, "generate", "bench/model", "--prompt", fmt.Sprint("run ", i), "-d", dir, "--timeout", "60s",
 					"--webhook-url", "http://"+addr, "--listen", addr)
-				cmd.Env = append(os.Environ(), "HF_BASE_URL="+srv.URL, "HF_KEY=k:s", "XDG_STATE_HOME="+dir, "HF_WEBHOOK_SECRET=", "NGROK_AUTHTOKEN=")
+				cmd.Env = isolatedEnv(dir, "HF_BASE_URL="+srv.URL, "HF_KEY=k:s")
 				before := srv.Count(hftest.StatusEP)
 				stderr, _ := os.Create(dir + "/stderr")
 				cmd.Stderr = stderr

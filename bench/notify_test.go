@@ -72,7 +72,7 @@ func BenchmarkNotify(b *testing.B) {
 				}
 				before := srv.Count(hftest.StatusEP)
 				cmd := exec.Command(bin, args...)
-				cmd.Env = append(os.Environ(), "HF_BASE_URL="+srv.URL, "HF_KEY=k:s", "XDG_STATE_HOME="+dir, "HF_WEBHOOK_SECRET="+whsec, "NGROK_AUTHTOKEN=")
+				cmd.Env = isolatedEnv(dir, "HF_BASE_URL="+srv.URL, "HF_KEY=k:s", "HF_WEBHOOK_SECRET="+whsec)
 				out, err := cmd.CombinedOutput()
 				exited := time.Now()
 				if err != nil {

@@ -114,6 +114,8 @@ goinfo=$(go env GOVERSION GOOS GOARCH | paste -sd' ')
 # A clean environment for the runs (no go command after this: it would write
 # its telemetry there): no config file, an empty journal, no terminal.
 export XDG_STATE_HOME="$tmp/state" XDG_CONFIG_HOME="$tmp/config" HOME="$tmp/home"
+# Nor any of the caller's hf settings (HF_DEBUG=1, HF_CONFIG, ...).
+while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(HF_|NGROK_)' || true)
 unset HF_CONFIG HF_DEBUG HF_KEY HF_CREDENTIALS HF_API_KEY HF_API_SECRET HF_API_KEY_ID HF_API_KEY_SECRET
 
 hf=$tmp/hf

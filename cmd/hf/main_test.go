@@ -65,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"exitcode":  cmdExitcode,
 			"fake":      cmdFake,
 			"jsonfield": cmdJSONField,
+			"envjson":   cmdEnvJSON,
 			"jsonvalid": cmdJSONValid,
 			"freeport":  cmdFreeport,
 			"pngfile":   cmdPNGFile,
@@ -644,6 +645,27 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 	if ok == neg {
 		ts.Fatalf("%s: %s is %s (found: %v), want %s%s", args[0], args[1], scalar(got), found, map[bool]string{true: "not "}[neg], args[2])
 	}
+}
+
+// envjson VAR FILE KEY [N]: set VAR to the JSON value at KEY in FILE (its
+// first N characters with N).
+func cmdEnvJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args) > 4 {
+		ts.Fatalf("usage: envjson VAR FILE KEY [N]")
+	}
+	v, err := decodeOne(ts.ReadFile(args[1]))
+	if err != nil {
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	got, found := lookup(v, args[2])
+	if !found {
+		ts.Fatalf("%s: no %s", args[1], args[2])
+	}
+	val := scalar(got)
+	if len(args) == 4 {
+		val = val[:min(len(val), atoi(ts, args[3]))]
+	}
+	ts.Setenv(args[0], val)
 }
 
 func lookup(v any, key string) (any, bool) {

@@ -63,3 +63,29 @@ func TestGoreleaserShipsEveryPage(t *testing.T) {
 		t.Errorf(".goreleaser.yaml names %d man pages, the commands make %d", n, len(pages))
 	}
 }
+
+// hf.1 carries what cobra/doc leaves out: exit codes, the environment and
+// the files, from the same sources as hf help exit-codes and hf config.
+func TestRunAddsExitStatusEnvironmentFiles(t *testing.T) {
+	out := t.TempDir()
+	if err := run(out, "1.2.3"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "man1", "hf.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for _, want := range []string{".SH EXIT STATUS\n", "  124  timed out waiting", "hf batch exits 0 when every job",
+		".SH ENVIRONMENT\n", `\fBHF_KEY\fP, \fBHF_CREDENTIALS\fP`, `\fBHF_WEBHOOK_SECRET\fP`, "(setting generate.timeout; default 30m)", `\fBHF_CONFIG\fP`,
+		".SH FILES\n", "config.yaml", "journal.jsonl"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("hf.1 lacks %q", want)
+		}
+	}
+	// Only hf.1 gets them.
+	data, _ = os.ReadFile(filepath.Join(out, "man1", "hf-generate.1"))
+	if strings.Contains(string(data), ".SH EXIT STATUS") {
+		t.Error("hf-generate.1 has an EXIT STATUS section")
+	}
+}

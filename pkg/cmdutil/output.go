@@ -70,7 +70,13 @@ func RequestIDArg(id string, openJournal func(sandbox bool) (*journal.Journal, e
 	var amb *journal.AmbiguousError
 	switch {
 	case errors.Is(err, journal.ErrNoMatch):
-		return "", &FlagError{Err: fmt.Errorf("no request in the journal starts with %q", id), Hint: hint + "; pass the whole id for one submitted elsewhere"}
+		if sj, serr := openJournal(true); serr == nil && sj != nil {
+			if _, serr := sj.Resolve(id); serr == nil || !errors.Is(serr, journal.ErrNoMatch) {
+				return "", &FlagError{Err: fmt.Errorf("%q is a sandbox request: the fake API that answered it ended with that run, so it cannot be looked up", id),
+					Hint: "sandbox runs are journaled apart (never in hf history); run it again with --sandbox"}
+			}
+		}
+		return "", &FlagError{Err: fmt.Errorf("no request in the journal starts with %q", id), Hint: hint + " (sandbox runs are kept apart and never listed); pass the whole id for one submitted elsewhere"}
 	case errors.As(err, &amb):
 		return "", &FlagError{Err: fmt.Errorf("%q is ambiguous: %s", id, strings.Join(amb.IDs, ", ")), Hint: "type more of the id"}
 	case err != nil:

@@ -154,6 +154,17 @@ func cleartext(raw string) bool {
 	return true
 }
 
+// CleartextWarning is the warning for a --webhook-url that is plain http to
+// a host other than this one (hf generate, hf batch and hf listen say the
+// same), or "" when p is not such a URL.
+func CleartextWarning(p tunnel.Provider) string {
+	st, ok := p.(tunnel.Static)
+	if !ok || !cleartext(st.PublicURL) {
+		return ""
+	}
+	return fmt.Sprintf("--webhook-url %s is plain http on a host other than this one: deliveries (outputs' URLs) cross the network unencrypted; use https://", st.PublicURL)
+}
+
 // Open opens the endpoint s asks for and announces it on emit (a
 // TunnelReady event). It returns nil, nil when the run should poll: --via
 // poll, nothing configured, or (with --via auto) a provider that could not
@@ -174,8 +185,8 @@ func Open(ctx context.Context, s Settings, emit events.Sink) (*Webhook, error) {
 	if p == nil {
 		return nil, nil
 	}
-	if st, ok := p.(tunnel.Static); ok && cleartext(st.PublicURL) {
-		emit(events.Event{Kind: events.Warning, Time: time.Now(), Text: fmt.Sprintf("--webhook-url %s is plain http on a host other than this one: deliveries (outputs' URLs) cross the network unencrypted; use https://", st.PublicURL)})
+	if w := CleartextWarning(p); w != "" {
+		emit(events.Event{Kind: events.Warning, Time: time.Now(), Text: w})
 	}
 	if p.Name() == "ngrok" {
 		// Connecting can take seconds; say what hf is doing at once.

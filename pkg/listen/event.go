@@ -24,6 +24,9 @@ const (
 	// TunnelUp: the session is back after Down; URL is the public webhook
 	// URL, Changed says whether it differs from before.
 	TunnelUp Kind = "tunnel_up"
+	// Checking: the public URL (URL) did not answer this host's first
+	// check at once; hf goes on checking for up to Down before it is ready.
+	Checking Kind = "checking"
 	// Warning: something degraded; Message says what.
 	Warning Kind = "warning"
 )

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -712,6 +713,49 @@ func TestRunWarnsWhenThePublicURLDoesNotAnswerHere(t *testing.T) {
 	w := run.events.kinds(Warning)
 	if len(w) != 1 || !strings.Contains(w[0].Message, "did not answer from this host") {
 		t.Errorf("warnings %+v", w)
+	}
+	// hf said what it was doing before the probe's timeout, once.
+	c := run.events.kinds(Checking)
+	if len(c) != 1 || c[0].URL != "http://127.0.0.1:1" || c[0].Down != 300*time.Millisecond {
+		t.Errorf("checking events %+v", c)
+	}
+	if el := c[0].Time.Sub(start); len(c) == 1 && el > checkingAfter+200*time.Millisecond {
+		t.Errorf("checking said after %s", el)
+	}
+}
+
+// TestRunDoesNotWaitOnAHostThatDoesNotResolve: a public host name that does
+// not resolve is a warning at once, not after the probe's 10 s.
+func TestRunDoesNotWaitOnAHostThatDoesNotResolve(t *testing.T) {
+	noLeaks(t)
+	saved := probeDial
+	t.Cleanup(func() { probeDial = saved })
+	probeDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: "hooks.example.com", IsNotFound: true}}
+	}
+	ep, err := tunnel.Static{Listen: "127.0.0.1:0"}.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	run := startOn(t, unreachable{ep}, Options{}, RunOptions{ProbeTimeout: 10 * time.Second})
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("ready after %s, want at once", el)
+	}
+	w := run.events.kinds(Warning)
+	if len(w) != 1 || !strings.Contains(w[0].Message, "no such host") {
+		t.Errorf("warnings %+v", w)
+	}
+}
+
+// TestRunIsSilentWhenThePublicURLAnswers: no "checking" line when the
+// endpoint answers at once.
+func TestRunIsSilentWhenThePublicURLAnswers(t *testing.T) {
+	noLeaks(t)
+	run := start(t, Options{}, RunOptions{})
+	time.Sleep(checkingAfter + 100*time.Millisecond)
+	if ev := run.events.all(); len(ev) != 0 {
+		t.Errorf("events %+v", ev)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -78,7 +79,21 @@ func Run(ctx context.Context, ep tunnel.Endpoint, r *Relay, o RunOptions) error 
 	if o.Watch != nil {
 		lost = o.Watch.attach(r.emit, func() string { return ep.URL().JoinPath(r.Path()).String() })
 	}
-	if err := probe(ctx, srv.URL(), o.ProbeTimeout); err != nil {
+	timeout := o.ProbeTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	// A public URL that answers at once is checked silently; one that does
+	// not is said within checkingAfter, so hf never sits mute for the
+	// probe's timeout.
+	n := &notice{f: func() {
+		r.emit(Event{Kind: Checking, Time: time.Now(), URL: ep.URL().String(), Down: timeout})
+	}}
+	t := time.AfterFunc(checkingAfter, n.fire)
+	err := probe(ctx, srv.URL(), timeout, n.fire)
+	t.Stop()
+	n.cancel()
+	if err != nil {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
@@ -109,16 +124,40 @@ func Run(ctx context.Context, ep tunnel.Endpoint, r *Relay, o RunOptions) error 
 	}
 }
 
+// checkingAfter is how long the first check of the public URL may take
+// before hf says that it is checking.
+const checkingAfter = 300 * time.Millisecond
+
+// notice calls f at most once, and never after cancel.
+type notice struct {
+	mu   sync.Mutex
+	done bool
+	f    func()
+}
+
+func (n *notice) fire() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.done {
+		n.done = true
+		n.f()
+	}
+}
+
+func (n *notice) cancel() { n.mu.Lock(); n.done = true; n.mu.Unlock() }
+
+// probeDial dials for probe (tests replace it).
+var probeDial = (&net.Dialer{Timeout: 3 * time.Second}).DialContext
+
 // probe GETs the public URL until the relay's own answer comes back (405
 // with "Allow: POST": nothing else answers that way on the secret path), for
-// at most timeout.
-func probe(ctx context.Context, url string, timeout time.Duration) error {
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
+// at most timeout. A host name that does not resolve ends it at once (asking
+// again for 10 s would only delay the same answer); before each retry it
+// calls retry.
+func probe(ctx context.Context, url string, timeout time.Duration, retry func()) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tr := &http.Transport{DisableKeepAlives: true}
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: probeDial}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 3 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -137,7 +176,12 @@ func probe(ctx context.Context, url string, timeout time.Duration) error {
 			}
 			err = fmt.Errorf("answered %s", resp.Status)
 		}
+		var dns *net.DNSError
+		if errors.As(err, &dns) && dns.IsNotFound {
+			return err
+		}
 		last = err
+		retry()
 		t := time.NewTimer(200 * time.Millisecond)
 		select {
 		case <-ctx.Done():

@@ -59,7 +59,11 @@ func GitHubActions(getenv func(string) string, errOut io.Writer, title string, j
 			if j.Error == "" {
 				continue
 			}
-			fmt.Fprintf(errOut, "::error title=%s::%s\n", escapeProperty(title+": "+j.Name), escapeData(j.Error))
+			t := title
+			if j.Name != "" && !strings.HasSuffix(title, " "+j.Name) { // hf generate MODEL: MODEL said once
+				t += ": " + j.Name
+			}
+			fmt.Fprintf(errOut, "::error title=%s::%s\n", escapeProperty(t), escapeData(j.Error))
 		}
 	}
 	if len(errs) > 0 {

@@ -40,6 +40,15 @@ func TestGitHubActions(t *testing.T) {
 	if errOut.String() != wantErr {
 		t.Errorf("annotations:\n%q\nwant\n%q", errOut.String(), wantErr)
 	}
+	// hf generate MODEL whose request has no id names the model once.
+	errOut.Reset()
+	one := []GHAJob{{Name: "higgsfield-ai/soul/standard", State: "failed", Error: "API answered 422: bad"}}
+	if err := GitHubActions(func(k string) string { return env[k] }, &errOut, "hf generate higgsfield-ai/soul/standard", one); err != nil {
+		t.Fatal(err)
+	}
+	if want := "::error title=hf generate higgsfield-ai/soul/standard::API answered 422: bad\n"; errOut.String() != want {
+		t.Errorf("annotation %q, want %q", errOut.String(), want)
+	}
 	// Outside Actions: nothing.
 	errOut.Reset()
 	if err := GitHubActions(func(string) string { return "" }, &errOut, "hf batch", jobs); err != nil || errOut.Len() > 0 {

@@ -75,6 +75,8 @@ func (r *ListenRenderer) Handle(e listen.Event) {
 		} else {
 			fmt.Fprintln(r.err, r.st.Success.Render(fmt.Sprintf("hf: the tunnel is back after %s, same URL", shortDuration(e.Down))))
 		}
+	case listen.Checking:
+		fmt.Fprintf(r.err, "hf: checking that %s answers from this host (up to %s)...\n", e.URL, shortDuration(e.Down))
 	case listen.Warning:
 		fmt.Fprintln(r.err, r.st.Warning.Render("hf: warning: "+e.Message))
 	}

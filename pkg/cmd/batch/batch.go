@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -108,8 +109,10 @@ rejected, 130 on Ctrl-C (run the same command again to resume).`,
 					return &cmdutil.FlagError{Err: err}
 				}
 			}
-			if cmd.Flags().Changed("expires-after") && (opts.ExpiresAfter < time.Second || opts.ExpiresAfter%time.Second != 0) {
-				return cmdutil.FlagErrorf("--expires-after must be a whole number of seconds, at least 1s (the API takes 1h to the account's retention)")
+			if cmd.Flags().Changed("expires-after") {
+				if err := cmdutil.CheckExpiresAfter(opts.ExpiresAfter); err != nil {
+					return err
+				}
 			}
 			if opts.Output == "-" {
 				return cmdutil.FlagErrorf("-o - is for one output; a batch saves files (stdout lists their paths)")
@@ -205,6 +208,9 @@ func Run(ctx context.Context, opts *Options) error {
 		Shard: k, Shards: n, Files: fs, ExpiresAfter: int64(opts.ExpiresAfter / time.Second)})
 	if err != nil {
 		return usage(err)
+	}
+	if !opts.Quiet {
+		warnCatalog(opts.IO.ErrOut, plan)
 	}
 	var credits map[string]float64
 	if opts.DryRun || opts.MaxCreditsSet {
@@ -414,4 +420,31 @@ func (f *files) Resolve(ctx context.Context, input map[string]any, baseDir strin
 	}
 	out, _, err := f.resolver.Resolve(ctx, input, inputs.JSONFields, baseDir)
 	return out, err
+}
+
+// warnCatalog says, once per distinct warning, where the jobs to generate
+// stray from hf's model catalog (an unknown model, field or value); the
+// jobs are sent as given.
+func warnCatalog(w io.Writer, plan *batch.Plan) {
+	var order []string
+	jobs := map[string][]string{}
+	for _, st := range plan.Steps {
+		if st.Action != batch.Generate {
+			continue
+		}
+		for _, msg := range higgsfield.CatalogWarnings(st.Job.Model, st.Job.Input) {
+			if _, ok := jobs[msg]; !ok {
+				order = append(order, msg)
+			}
+			jobs[msg] = append(jobs[msg], st.Job.Name)
+		}
+	}
+	for _, msg := range order {
+		names := jobs[msg]
+		more := ""
+		if len(names) > 3 {
+			names, more = names[:3], fmt.Sprintf(" and %d more", len(names)-3)
+		}
+		fmt.Fprintf(w, "hf: warning: %s (job %s%s)\n", msg, strings.Join(names, ", "), more)
+	}
 }

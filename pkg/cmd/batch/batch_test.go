@@ -39,7 +39,8 @@ func TestNewCmdBatchFlags(t *testing.T) {
 		{"poll interval under the floor", []string{"m.yaml", "--poll-interval", "20ms"}, "below the 1s floor", nil},
 		{"bad timeout", []string{"m.yaml", "--timeout", "0s"}, "--timeout must be positive", nil},
 		{"expires-after", []string{"m.yaml", "--expires-after", "3h"}, "", func(o *Options) bool { return o.ExpiresAfter == 3*time.Hour }},
-		{"fractional expires-after", []string{"m.yaml", "--expires-after", "1.5s"}, "whole number of seconds", nil},
+		{"fractional expires-after", []string{"m.yaml", "--expires-after", "3600.5s"}, "want whole seconds from 1h", nil},
+		{"short expires-after", []string{"m.yaml", "--expires-after", "59m"}, "want whole seconds from 1h", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

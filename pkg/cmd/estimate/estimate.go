@@ -66,6 +66,9 @@ func estimateRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range higgsfield.CatalogWarnings(opts.Model, params) {
+		fmt.Fprintln(opts.IO.ErrOut, "hf: warning: "+w)
+	}
 	co := cmdutil.ClientOptions{}
 	if opts.Sandbox {
 		sb := sandbox.Start()

@@ -54,10 +54,19 @@ func dryRun(ctx context.Context, opts *Options, body *cmdutil.Body) error {
 		return err
 	}
 	copts := cmdutil.ClientOptions{}
+	auth := curlAuth{}
 	if opts.Sandbox {
 		sb := sandbox.Start()
 		defer sb.Close()
 		copts.BaseURL, copts.NoCredentials = sb.URL, true
+		auth.sandbox = true
+	} else if cr, src, err := opts.Credentials(); err != nil {
+		// Still shown: the request is what the user asked to see; the
+		// estimate needs credentials, so it is skipped.
+		copts.NoCredentials = true
+		auth.missing = err.Error()
+	} else {
+		auth.id, auth.source = cr.ID, src
 	}
 	client, err := opts.Client(copts)
 	if err != nil {
@@ -83,28 +92,49 @@ func dryRun(ctx context.Context, opts *Options, body *cmdutil.Body) error {
 	if opts.ExpiresAfter > 0 {
 		d.Headers["Hf-Expires-After"] = strconv.FormatInt(int64(opts.ExpiresAfter/time.Second), 10)
 	}
-	switch cr, _, err := opts.Credentials(); {
-	case opts.Sandbox:
-	case err == nil:
-		d.Headers["Authorization"] = "Key " + cr.ID + ":<redacted>"
+	switch {
+	case auth.sandbox:
+	case auth.missing != "":
+		d.Headers["Authorization"] = "<missing: " + auth.missing + ">"
 	default:
-		d.Headers["Authorization"] = "<no credentials: " + err.Error() + ">"
+		d.Headers["Authorization"] = "Key " + auth.id + ":<redacted>"
 	}
 	for _, r := range refs {
 		d.Uploads = append(d.Uploads, Upload{Field: r.Field, Path: r.Path, ContentType: r.ContentType, Bytes: r.Size, SHA256: r.SHA256})
 	}
-	d.Curl = curl(d)
-	est, err := client.Estimate(ctx, opts.Model, params)
-	if err != nil {
+	d.Curl = curl(d, auth, opts.IdemKey == "")
+	if auth.missing != "" {
+		d.EstimateError = "skipped: no usable API credentials"
+	} else if est, err := client.Estimate(ctx, opts.Model, params); err != nil {
 		d.EstimateError = err.Error()
 	} else {
 		d.Estimate = est
 	}
 	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, d)
+		err = cmdutil.WriteJSON(opts.IO.Out, d)
+	} else {
+		printDryRun(opts.IO.Out, d)
 	}
-	printDryRun(opts.IO.Out, d)
+	if err != nil {
+		return err
+	}
+	// Not data: stderr, so that stdout can be saved or piped as is.
+	if auth.missing != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %s; the request above is what hf would send once they are set (a real run stops here, exit 2)\n", auth.missing)
+	}
+	if !opts.Quiet {
+		fmt.Fprintln(opts.IO.ErrOut, "Dry run: nothing was uploaded, submitted or spent.")
+	}
 	return nil
+}
+
+// curlAuth is where the dry run's credentials come from, for the curl
+// line: the sandbox (none), a source that failed (missing), or key id from
+// source (an environment variable, a flag, the config file, the keyring).
+type curlAuth struct {
+	sandbox    bool
+	missing    string
+	id, source string
 }
 
 // wantsWebhook reports whether the run would pass hf_webhook: not with
@@ -162,7 +192,6 @@ func printDryRun(w io.Writer, d *DryRun) {
 	default:
 		fmt.Fprintf(w, "\nEstimate: unavailable (%s)\n", d.EstimateError)
 	}
-	fmt.Fprintln(w, "\nDry run: nothing was uploaded, submitted or spent.")
 }
 
 // estimateLine renders an estimate in one line.
@@ -180,16 +209,49 @@ func estimateLine(e *higgsfield.Estimate) string {
 	return strings.Join(parts, ", ")
 }
 
-// curl renders the request as a curl command line. The credentials come
-// from $HF_KEY so that the line can be run as is, and never shows them.
-func curl(d *DryRun) string {
+// curl renders the request as a shell snippet that runs as pasted once the
+// variables its comments name are set: the credentials come from the
+// variables hf read them from (never shown), the webhook URL and the
+// idempotency key, which hf makes at run time, from $HF_WEBHOOK_URL and
+// $IDEMPOTENCY_KEY. Every dynamic value is double-quoted, the rest
+// single-quoted.
+func curl(d *DryRun, auth curlAuth, newKey bool) string {
 	var b strings.Builder
-	b.WriteString("curl -X " + d.Method + " " + shellQuote(d.URL))
+	authExpr := "Key $HF_KEY"
+	switch {
+	case auth.sandbox:
+		fmt.Fprintf(&b, "# %s is the sandbox's fake API of this dry run: it is gone now; drop --sandbox for the real one\n", baseOf(d.URL))
+	case auth.missing != "":
+		b.WriteString("# HF_KEY: set it to your KEY_ID:KEY_SECRET (hf found no usable credentials)\n")
+	case auth.source == "HF_KEY" || auth.source == "HF_CREDENTIALS":
+		authExpr = "Key $" + auth.source
+	case strings.HasPrefix(auth.source, "HF_API_KEY"):
+		id, secret, _ := strings.Cut(auth.source, "/")
+		authExpr = "Key $" + id + ":$" + secret
+	default:
+		fmt.Fprintf(&b, "# HF_KEY: set it to %s:SECRET (hf read key %s from %s)\n", auth.id, auth.id, auth.source)
+	}
+	u, hook := d.URL, false
+	if base, ok := strings.CutSuffix(u, "?hf_webhook="+webhookPlaceholder); ok {
+		u, hook = base, true
+		b.WriteString("# HF_WEBHOOK_URL: the URL-encoded webhook URL to notify (hf opens its own endpoint at run time)\n")
+	}
+	if _, ok := d.Headers["Idempotency-Key"]; ok && newKey {
+		b.WriteString("IDEMPOTENCY_KEY=\"$(uuidgen)\"  # hf makes a new one per run and reuses it on every retry\n")
+	}
+	if hook {
+		b.WriteString("curl -X " + d.Method + " " + shellQuote(u+"?hf_webhook=") + `"$HF_WEBHOOK_URL"`)
+	} else {
+		b.WriteString("curl -X " + d.Method + " " + shellQuote(u))
+	}
 	for _, k := range sortedHeaders(d.Headers) {
 		v := d.Headers[k]
 		switch {
 		case k == "Authorization":
-			b.WriteString(` \` + "\n  -H \"Authorization: Key $HF_KEY\"")
+			b.WriteString(` \` + "\n  -H \"Authorization: " + authExpr + "\"")
+			continue
+		case k == "Idempotency-Key" && newKey:
+			b.WriteString(` \` + "\n  -H \"Idempotency-Key: $IDEMPOTENCY_KEY\"")
 			continue
 		case k == "User-Agent":
 			continue
@@ -199,6 +261,15 @@ func curl(d *DryRun) string {
 	body, _ := json.Marshal(d.Body)
 	b.WriteString(` \` + "\n  --data " + shellQuote(string(body)))
 	return b.String()
+}
+
+// baseOf is scheme://host of a URL.
+func baseOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

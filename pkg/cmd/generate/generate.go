@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -71,8 +70,11 @@ each file (image/jpeg, image/png, image/webp, image/gif, audio/wav or video/mp4,
 by content), uploads it once (a URL is reused for 50 minutes) and sends its
 public URL. "@@" sends a literal "@". The prompt is never a file.
 
---dry-run prints the exact request and its estimated cost, and spends,
-uploads and opens nothing.`,
+--dry-run prints the exact request, a curl equivalent (it reads the
+credentials from the variables hf read them from; $HF_WEBHOOK_URL and
+$IDEMPOTENCY_KEY stand for what hf makes at run time) and its estimated
+cost, and spends, uploads and opens nothing. Without credentials it still
+shows the request (exit 0, with a warning) and skips the estimate.`,
 		Example: `  hf generate higgsfield-ai/soul/standard --prompt "a red fox in snow"
   hf generate higgsfield-ai/soul/standard --prompt "four foxes" --set batch_size=4 -d out
   hf generate kling-video/v2.1/pro/image-to-video -p "the fox turns its head" --set image_url=https://... --set duration=5
@@ -113,8 +115,10 @@ uploads and opens nothing.`,
 			if opts.NoWait && opts.Out.Output == "-" {
 				return cmdutil.FlagErrorf("--no-wait downloads nothing, so -o - has nothing to write; drop one of them")
 			}
-			if cmd.Flags().Changed("expires-after") && (opts.ExpiresAfter < time.Second || opts.ExpiresAfter%time.Second != 0) {
-				return cmdutil.FlagErrorf("--expires-after must be a whole number of seconds, at least 1s (the API takes 1h to the account's retention)")
+			if cmd.Flags().Changed("expires-after") {
+				if err := cmdutil.CheckExpiresAfter(opts.ExpiresAfter); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -133,7 +137,7 @@ uploads and opens nothing.`,
 	fl.Var(config.NewDurationValue(&opts.Timeout, 30*time.Minute), "timeout", "give up waiting after this long (the request goes on; resume with hf wait)")
 	opts.Endpoint.Register(cmd)
 	fl.Var(config.NewDurationValue(&opts.PollInterval, 0), "poll-interval", "poll the status at this fixed interval (default: 2s growing to 10s)")
-	fl.Var(config.NewDurationValue(&opts.ExpiresAfter, 0), "expires-after", "delete the request's data this long after it finishes (Hf-Expires-After; 1h to the account's retention)")
+	fl.Var(config.NewDurationValue(&opts.ExpiresAfter, 0), "expires-after", "delete the request's data this long after it finishes (Hf-Expires-After; 1h up to the account's retention)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the exact request and its estimate; submit, upload and open nothing")
 	_ = cmd.RegisterFlagCompletionFunc("set", cmdutil.CompleteSetKeys)
 	cmd.ValidArgsFunction = cmdutil.CompleteModels
@@ -282,24 +286,11 @@ func generateRun(ctx context.Context, opts *Options) error {
 	return err
 }
 
-// warnUnknownParams warns about body fields that the catalog does not list
-// for a known model: a typo is caught early, but the API stays the judge
-// and the body is sent as given.
+// warnUnknownParams warns about a model, body fields or values that the
+// catalog does not list: a typo is caught early, but the API stays the
+// judge and the body is sent as given.
 func warnUnknownParams(ios *iostreams.IOStreams, model string, params map[string]any) {
-	m, ok := higgsfield.CatalogModel(model)
-	if !ok {
-		return
+	for _, w := range higgsfield.CatalogWarnings(model, params) {
+		fmt.Fprintln(ios.ErrOut, "hf: warning: "+w)
 	}
-	var unknown []string
-	for k := range params {
-		if _, ok := m.Param(k); !ok {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return
-	}
-	slices.Sort(unknown)
-	fmt.Fprintf(ios.ErrOut, "hf: warning: %s not documented for %s (hf models show %s); sent as given\n",
-		strings.Join(unknown, ", "), model, model)
 }

@@ -210,11 +210,14 @@ func TestGenerateDryRun(t *testing.T) {
 				"Authorization: Key kid:<redacted>", "Hf-Expires-After: 7200", "Idempotency-Key: my-key",
 				`"image_url": "https://upload.invalid/`, "cat.png", `"prompt": "a fox"`,
 				"curl -X POST '" + srv.URL + "/higgsfield-ai/soul/standard'", `-H "Authorization: Key $HF_KEY"`,
-				"Estimate: 6.000 credits, $0.375", "nothing was uploaded",
+				"Estimate: 6.000 credits, $0.375",
 			} {
 				if !strings.Contains(out, want) {
 					t.Fatalf("dry run lacks %q:\n%s", want, out)
 				}
+			}
+			if strings.Contains(out, "nothing was uploaded") {
+				t.Fatalf("the trailer is on stdout:\n%s", out)
 			}
 			continue
 		}
@@ -273,8 +276,13 @@ func TestNewCmdGenerateNewFlags(t *testing.T) {
 	}{
 		{args: []string{"--expires-after", "2h"}, check: func(o *Options) bool { return o.ExpiresAfter == 2*time.Hour }},
 		{args: []string{"--expires-after", "7200"}, check: func(o *Options) bool { return o.ExpiresAfter == 2*time.Hour }},
-		{args: []string{"--expires-after", "1.5"}, wantErr: "whole number of seconds"},
-		{args: []string{"--expires-after", "0"}, wantErr: "whole number of seconds"},
+		{args: []string{"--expires-after", "1.5"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "3599"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "30m"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "3600.5"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "-2h"}, wantErr: "want whole seconds from 1h"},
+		{args: []string{"--expires-after", "3600"}, check: func(o *Options) bool { return o.ExpiresAfter == time.Hour }},
+		{args: []string{"--expires-after", "0"}, wantErr: "want whole seconds from 1h"},
 		{args: []string{"--expires-after", "soon"}, wantErr: "invalid duration"},
 		{args: []string{"--dry-run"}, check: func(o *Options) bool { return o.DryRun }},
 	}

@@ -129,6 +129,9 @@ func listenRun(ctx context.Context, opts *Options) error {
 		}
 	}
 	r := ui.NewListenRenderer(opts.IO.Out, opts.IO.ErrOut, opts.IO.ErrStyles(), opts.JSON)
+	if w := endpoint.CleartextWarning(p); w != "" {
+		r.Handle(listen.Event{Kind: listen.Warning, Time: time.Now(), Message: w})
+	}
 	relay, err := listen.New(listen.Options{
 		Secret: s.Secret, Targets: opts.ForwardTo, Timeout: opts.ForwardTimeout, SaveDir: opts.SaveDir,
 		UserAgent: "hf/" + opts.Version + " (listen)", Emit: r.Handle,
@@ -142,6 +145,10 @@ func listenRun(ctx context.Context, opts *Options) error {
 	if n, ok := p.(tunnel.Ngrok); ok {
 		n.OnSession = watch.Observe
 		p = n
+	}
+	if p.Name() == "ngrok" {
+		// Connecting can take seconds; say what hf is doing at once.
+		fmt.Fprintln(opts.IO.ErrOut, "hf: opening the ngrok tunnel…")
 	}
 	ep, err := p.Open(ctx)
 	if err != nil {

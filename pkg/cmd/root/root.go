@@ -111,30 +111,55 @@ progress goes to stderr.`,
 	return cmd
 }
 
+// exitCodeRows are the rows of `hf help exit-codes`, word for word the
+// README's "Exit codes" table (a test compares them).
+var exitCodeRows = [][2]string{
+	{"0", "success"},
+	{"1", "error not listed below (network, API 5xx after retries, file system)"},
+	{"2", "usage error, or input rejected by the API (400/422): bad flags, settings or files (missing, unreadable, unsupported type), an unconfirmed delete"},
+	{"3", "generation failed (failed)"},
+	{"4", "rejected by moderation (nsfw)"},
+	{"5", "canceled (canceled)"},
+	{"6", "credentials rejected (401) or not enough credits (403)"},
+	{"7", "generation completed but a download failed (hf download ID retries)"},
+	{"124", "timed out waiting; the request goes on (hf wait ID)"},
+	{"130", "interrupted by the user"},
+}
+
 // exitCodesTopic is `hf help exit-codes`: a help topic, not a command.
 func exitCodesTopic() *cobra.Command {
-	return &cobra.Command{
-		Use:   "exit-codes",
-		Short: "What hf's exit codes mean",
-		Long: `hf exits with one of these codes (the same for every command):
-
-  0    success
-  1    error not listed below (network, API 5xx after retries, file system)
-  2    usage error, or input rejected by the API (400/422): bad flags, settings,
-       files (missing, unreadable, unsupported type), an unconfirmed delete
-  3    generation failed (failed)
-  4    rejected by moderation (nsfw)
-  5    canceled (canceled)
-  6    credentials rejected (401) or not enough credits (403)
-  7    generation completed but a download failed (hf download ID retries)
-  124  timed out waiting; the request goes on (hf wait ID)
-  130  interrupted by the user
+	var b strings.Builder
+	b.WriteString("hf exits with one of these codes (the same for every command):\n\n")
+	for _, r := range exitCodeRows {
+		line := fmt.Sprintf("  %-4s", r[0])
+		width := len(line)
+		for _, w := range strings.Fields(r[1]) {
+			if width+1+len(w) > 78 {
+				line += "\n       "
+				width = 7
+			} else {
+				line += " "
+				width++
+			}
+			line += w
+			width += len(w)
+		}
+		b.WriteString(line + "\n")
+	}
+	b.WriteString(`
+hf listen exits 0 after --max-deliveries, 130 on Ctrl-C, 1 when the tunnel
+stays down past --reconnect-timeout; hf webhook send/replay exit 0 when the
+handler answered 2xx, else 1.
 
 hf batch exits 0 when every job is saved or up to date; otherwise with the
 code every unsuccessful job shares (3, 4, 5, 7, 124, or 2), 1 when they
 differ or a job was skipped because a job it takes an input from failed,
 6 when credentials are rejected (the batch stops at once), 130 on Ctrl-C.
-Jobs that --fail-fast never started do not count.`,
+Jobs that --fail-fast never started do not count.`)
+	return &cobra.Command{
+		Use:   "exit-codes",
+		Short: "What hf's exit codes mean",
+		Long:  b.String(),
 	}
 }
 
@@ -226,6 +251,9 @@ func run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []str
 	var flagErr *cmdutil.FlagError
 	if errors.As(err, &flagErr) && flagErr.Hint == "" && ran != nil {
 		flagErr.Hint = "see: " + ran.CommandPath() + " --help"
+	} else if err != nil && flagErr == nil && ran != nil && isUsage(err) {
+		// cobra's own (hf nosuch): the same hint as every other usage error.
+		err = &cmdutil.FlagError{Err: err, Hint: "see: " + ran.CommandPath() + " --help"}
 	}
 	return Report(f.IOStreams, err)
 }
@@ -313,6 +341,10 @@ func Hint(err error) string {
 			return "check the model id or request id, and that it belongs to this account"
 		case http.StatusTooManyRequests:
 			return "the account's queue is full; try again later"
+		case http.StatusUnprocessableEntity:
+			if strings.Contains(strings.ToLower(apiError.Detail), "hf-expires-after") {
+				return "--expires-after is past this account's retention; pass a shorter one, or leave it out for the account's default"
+			}
 		}
 	case errors.As(err, &flagErr):
 		return flagErr.Hint
