@@ -48,6 +48,7 @@ type Options struct {
 	JSON, Quiet, Sandbox                             bool
 	MaxCredits                                       float64
 	MaxCreditsSet                                    bool
+	ExpiresAfterSet                                  bool
 	Shard                                            string
 	Concurrency                                      int
 	Timeout, PollInterval, ExpiresAfter              time.Duration
@@ -91,6 +92,7 @@ rejected, 130 on Ctrl-C (run the same command again to resume).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
 			opts.MaxCreditsSet = cmd.Flags().Changed("max-credits")
+			opts.ExpiresAfterSet = cmd.Flags().Changed("expires-after")
 			if opts.Concurrency < 1 {
 				return cmdutil.FlagErrorf("-j/--concurrency must be at least 1")
 			}
@@ -260,7 +262,76 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	r.Close()
 	report(opts, rep)
-	return rep.Err("hf batch " + opts.File)
+	return rep.Err(resumeCommand(opts))
+}
+
+// resumeCommand is the command that runs this batch again with the same
+// job identities and places: the manifest and every flag that goes into
+// an identity, a path or the lock file chosen, shell-quoted. --force is
+// left out (its identities are in the lock; again, it would pay anew for
+// every saved job), and so are flags that only tune the run.
+func resumeCommand(opts *Options) string {
+	var args []string
+	add := func(a ...string) {
+		for _, s := range a {
+			args = append(args, shellWord(s))
+		}
+	}
+	if opts.Model != "" {
+		add("--model", opts.Model)
+	}
+	for _, s := range opts.Sets {
+		add("--set", s)
+	}
+	if opts.Dir != "" {
+		add("-d", opts.Dir)
+	}
+	if opts.Output != "" {
+		add("-o", opts.Output)
+	}
+	if opts.ExpiresAfterSet {
+		add("--expires-after", fmtDuration(opts.ExpiresAfter))
+	}
+	if opts.Clobber {
+		add("--clobber")
+	}
+	if opts.NoLock {
+		add("--no-lock")
+	}
+	if opts.Sandbox {
+		add("--sandbox")
+	}
+	if opts.Shard != "" {
+		add("--shard", opts.Shard)
+	}
+	cmd := "hf batch " + shellWord(opts.File)
+	if strings.HasPrefix(opts.File, "-") && opts.File != "-" {
+		cmd = "hf batch"
+		args = append(args, "--", shellWord(opts.File))
+	}
+	if len(args) > 0 {
+		cmd += " " + strings.Join(args, " ")
+	}
+	return cmd
+}
+
+// fmtDuration writes d the way a person would type it.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // exclusive holds a lock in the state directory for lockPath, so that two
