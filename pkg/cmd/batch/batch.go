@@ -207,7 +207,7 @@ func Run(ctx context.Context, opts *Options) error {
 	// checked now; they are uploaded only when their job is submitted.
 	fs := &files{}
 	plan, err := batch.NewPlan(m, batch.PlanOptions{Lock: lock, OutDir: outDir, Force: opts.Force, Verify: opts.Verify, Clobber: opts.Clobber,
-		Shard: k, Shards: n, Files: fs, ExpiresAfter: int64(opts.ExpiresAfter / time.Second)})
+		Shard: k, Shards: n, Files: fs, ExpiresAfter: int64(opts.ExpiresAfter / time.Second), Ephemeral: opts.Sandbox})
 	if err != nil {
 		return usage(err)
 	}
