@@ -67,8 +67,9 @@ func NewCmdBatch(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `Run every job of FILE and save every output. FILE is a YAML or JSON manifest
 (.yaml, .yml, .json: "defaults" laid under a "jobs" list of name, model,
 input, output, from), JSON Lines (.jsonl, or - for stdin: one job object per
-line), or text (.txt: one prompt per line, with --model and --set giving the
-rest). --model, --set, -d and -o give defaults under the file's own.
+line), or text (.txt: one prompt per line, blank and # lines skipped, \# for a
+prompt starting with #; --model and --set give the rest). --model, --set,
+-d and -o give defaults under the file's own.
 
 Every job is checked before anything is spent. A lock file beside the
 manifest (X.lock.json, meant to be committed) records each job's identity,
