@@ -87,10 +87,10 @@ type PlanOptions struct {
 
 // Plan is what a run will do, job by job, in manifest order.
 type Plan struct {
-	Manifest *Manifest
-	Steps    []*Step
-	Lock     *Lock
-	OutDir   string
+	Manifest  *Manifest
+	Steps     []*Step
+	Lock      *Lock
+	OutDir    string
 	byName    map[string]*Step
 	verify    bool
 	ephemeral bool
