@@ -196,6 +196,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return &cmdutil.FlagError{Err: err}
 	}
+	if lockPath != "" {
+		if dir, key, err := stateKey(lockPath); err == nil {
+			lock.UseStatCache(filepath.Join(dir, key+".stat.json"))
+		}
+	}
 	k, n := 0, 0
 	if opts.Shard != "" {
 		k, n, _ = batch.ParseShard(opts.Shard)
@@ -338,23 +343,17 @@ func shellWord(s string) string {
 // exclusive holds a lock in the state directory for lockPath, so that two
 // runs of one manifest cannot overlap.
 func exclusive(lockPath string) (func(), error) {
-	dir, err := journal.DefaultDir()
-	if err != nil {
+	dir, key, err := stateKey(lockPath)
+	if errors.Is(err, errNoState) {
 		return func() {}, nil
 	}
-	abs, err := filepath.Abs(lockPath)
 	if err != nil {
 		return nil, err
 	}
-	// One lock file reached through a symlinked directory is the same file.
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
-		abs = filepath.Join(dir, filepath.Base(abs))
-	}
-	sum := sha256.Sum256([]byte(abs))
-	if err := os.MkdirAll(filepath.Join(dir, "batch"), 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	fl := flock.New(filepath.Join(dir, "batch", hex.EncodeToString(sum[:12])+".lock"))
+	fl := flock.New(filepath.Join(dir, key+".lock"))
 	ok, err := fl.TryLock()
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", lockPath, err)
@@ -363,6 +362,28 @@ func exclusive(lockPath string) (func(), error) {
 		return nil, fmt.Errorf("another hf batch is running with %s; wait for it to finish (or stop it) and run again", lockPath)
 	}
 	return func() { _ = fl.Unlock() }, nil
+}
+
+var errNoState = errors.New("no state directory")
+
+// stateKey is where the state of one lock file lives on this machine (the
+// run lock, the stat cache): a directory and a name from the lock's
+// absolute path.
+func stateKey(lockPath string) (dir, key string, err error) {
+	state, err := journal.DefaultDir()
+	if err != nil {
+		return "", "", errNoState
+	}
+	abs, err := filepath.Abs(lockPath)
+	if err != nil {
+		return "", "", err
+	}
+	// One lock file reached through a symlinked directory is the same file.
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(state, "batch"), hex.EncodeToString(sum[:12]), nil
 }
 
 func estimate(ctx context.Context, opts *Options, plan *batch.Plan) (map[string]float64, float64, error) {
