@@ -49,12 +49,12 @@ type LockedJob struct {
 // LockedFile is one saved output. Path is relative to the manifest's
 // directory, with forward slashes, so the lock means the same anywhere.
 type LockedFile struct {
-	Path        string    `json:"path"`
-	Bytes       int64     `json:"bytes"`
-	SHA256      string    `json:"sha256"`
-	URL         string    `json:"url,omitempty"`
-	ContentType string    `json:"content_type,omitempty"`
-	ExpiresAt   string    `json:"expires_at,omitempty"`
+	Path        string `json:"path"`
+	Bytes       int64  `json:"bytes"`
+	SHA256      string `json:"sha256"`
+	URL         string `json:"url,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	ExpiresAt   string `json:"expires_at,omitempty"`
 	// Stat is what the file looked like on this machine when it was last
 	// hashed. It is not in the lock file (it differs on every checkout)
 	// but in the stat cache (see UseStatCache).
