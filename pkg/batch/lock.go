@@ -49,13 +49,16 @@ type LockedJob struct {
 // LockedFile is one saved output. Path is relative to the manifest's
 // directory, with forward slashes, so the lock means the same anywhere.
 type LockedFile struct {
-	Path        string    `json:"path"`
-	Bytes       int64     `json:"bytes"`
-	SHA256      string    `json:"sha256"`
-	URL         string    `json:"url,omitempty"`
-	ContentType string    `json:"content_type,omitempty"`
-	ExpiresAt   string    `json:"expires_at,omitempty"`
-	Stat        *FileStat `json:"stat,omitempty"`
+	Path        string `json:"path"`
+	Bytes       int64  `json:"bytes"`
+	SHA256      string `json:"sha256"`
+	URL         string `json:"url,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	ExpiresAt   string `json:"expires_at,omitempty"`
+	// Stat is what the file looked like on this machine when it was last
+	// hashed. It is not in the lock file (it differs on every checkout)
+	// but in the stat cache (see UseStatCache).
+	Stat *FileStat `json:"-"`
 }
 
 // FileStat is what a file looked like when it was last hashed, as git's
@@ -86,6 +89,10 @@ type Lock struct {
 	lastSave time.Time
 	err      error
 	writes   int
+	disk     []byte // the file's bytes as last read or written
+
+	statPath string // the stat cache ("" for none)
+	statDisk []byte
 }
 
 // OpenLock reads the lock file at path (absent: empty). path "" gives a
@@ -108,6 +115,7 @@ func OpenLock(path string) (*Lock, error) {
 	if err := dec.Decode(&lf); err != nil {
 		return nil, fmt.Errorf("%s: not a lock file (%v); move it away to start afresh", path, err)
 	}
+	l.disk = data
 	if lf.Version != LockVersion {
 		return nil, fmt.Errorf("%s: lock file version %d, this hf knows %d", path, lf.Version, LockVersion)
 	}
@@ -118,6 +126,74 @@ func OpenLock(path string) (*Lock, error) {
 		l.jobs[j.Name] = j
 	}
 	return l, nil
+}
+
+// statCache is the stat cache file: per lock file path, the stat each
+// recorded file had when it was hashed, on this machine.
+type statCache struct {
+	Version int                  `json:"version"`
+	Files   map[string]statEntry `json:"files"`
+}
+
+type statEntry struct {
+	SHA256 string `json:"sha256"`
+	FileStat
+}
+
+// UseStatCache keeps the files' stat data in the file at path (in the
+// state directory, not beside the lock: mtimes and inodes differ on every
+// machine and checkout, so a committed lock holding them would change on
+// every fresh clone). Its entries count only for files recorded with the
+// same path, size and sha256; a missing or unreadable cache means hashing.
+func (l *Lock) UseStatCache(path string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.statPath = path
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	l.statDisk = data
+	var sc statCache
+	if json.Unmarshal(data, &sc) != nil || sc.Version != 1 {
+		return
+	}
+	for name, j := range l.jobs {
+		for k, f := range j.Files {
+			if e, ok := sc.Files[f.Path]; ok && e.SHA256 == f.SHA256 && e.Size == f.Bytes {
+				st := e.FileStat
+				j.Files[k].Stat = &st
+			}
+		}
+		l.jobs[name] = j
+	}
+}
+
+// saveStats writes the stat cache when it changed. The caller holds l.mu.
+func (l *Lock) saveStatsLocked() error {
+	if l.statPath == "" {
+		return nil
+	}
+	sc := statCache{Version: 1, Files: map[string]statEntry{}}
+	for _, j := range l.jobs {
+		for _, f := range j.Files {
+			if f.Stat != nil {
+				sc.Files[f.Path] = statEntry{SHA256: f.SHA256, FileStat: *f.Stat}
+			}
+		}
+	}
+	data, err := json.Marshal(sc) // map keys sorted
+	if err != nil || bytes.Equal(data, l.statDisk) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(l.statPath), 0o700); err != nil {
+		return err
+	}
+	if err := writeAtomic(l.statPath, data); err != nil {
+		return err
+	}
+	l.statDisk = data
+	return nil
 }
 
 var sha256Re = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
@@ -245,11 +321,26 @@ func (l *Lock) writer() {
 		}
 		v := l.version
 		data := l.encodeLocked()
+		if bytes.Equal(data, l.disk) {
+			// Only what the lock does not hold changed (stat data): the
+			// file stays as it is, byte for byte and mtime.
+			l.written = v
+			l.cond.Broadcast()
+			if l.written >= l.version {
+				l.writing = false
+				l.mu.Unlock()
+				return
+			}
+			continue
+		}
 		l.mu.Unlock()
 		err := writeAtomic(l.path, data)
 		l.mu.Lock()
 		l.lastSave = time.Now()
 		l.writes++
+		if err == nil {
+			l.disk = data
+		}
 		if err != nil {
 			l.err = err
 			l.written = l.version // waiters get the error rather than hang
@@ -273,12 +364,22 @@ func (l *Lock) Save() error {
 	for l.writing {
 		l.cond.Wait()
 	}
-	if l.path == "" || (l.written == l.version && l.writes > 0) || (l.version == 0) {
+	if l.path == "" {
+		l.mu.Unlock()
+		return nil
+	}
+	_ = l.saveStatsLocked() // only a cache: when it cannot be written, the next run hashes
+	if (l.written == l.version && l.writes > 0) || (l.version == 0) {
 		l.mu.Unlock()
 		return nil
 	}
 	v := l.version
 	data := l.encodeLocked()
+	if bytes.Equal(data, l.disk) {
+		l.written = v
+		l.mu.Unlock()
+		return nil
+	}
 	l.writing = true
 	l.mu.Unlock()
 	err := writeAtomic(l.path, data)
@@ -288,7 +389,7 @@ func (l *Lock) Save() error {
 	l.writes++
 	l.lastSave = time.Now()
 	if err == nil {
-		l.written = v
+		l.written, l.disk = v, data
 	}
 	l.cond.Broadcast()
 	return err

@@ -783,13 +783,18 @@ func parseLines(file string, data []byte) ([]rawJob, error) {
 	return raws, nil
 }
 
-// parseText reads one prompt per non-empty line.
+// parseText reads one prompt per line. Blank lines and lines whose first
+// non-blank character is # are skipped; a leading \# stands for a prompt
+// that starts with #.
 func parseText(data []byte) []rawJob {
 	var raws []rawJob
 	for i, l := range strings.Split(string(data), "\n") {
 		p := strings.TrimSpace(strings.TrimSuffix(l, "\r"))
-		if p == "" {
+		if p == "" || strings.HasPrefix(p, "#") {
 			continue
+		}
+		if strings.HasPrefix(p, `\#`) {
+			p = p[1:]
 		}
 		raws = append(raws, rawJob{line: i + 1, fields: map[string]any{"input": map[string]any{"prompt": p}}})
 	}

@@ -73,6 +73,9 @@ jobs:
 			[]string{`job-1 m/n job-1-{index}.{ext} {"prompt":"p"}`}},
 		{"text with a byte order mark and CRLF", "p.txt", "\xef\xbb\xbfa fox\r\n", Defaults{Model: "m/x"},
 			[]string{`job-1 m/x job-1-{index}.{ext} {"prompt":"a fox"}`}},
+		{"text comments", "p.txt", "# a comment\na red fox\n  # indented comment\n\\#1 fox\na # mid-line is the prompt's\n\\\\# stays\n", Defaults{Model: "m/x"},
+			[]string{`job-1 m/x job-1-{index}.{ext} {"prompt":"a red fox"}`, `job-2 m/x job-2-{index}.{ext} {"prompt":"#1 fox"}`,
+				`job-3 m/x job-3-{index}.{ext} {"prompt":"a # mid-line is the prompt's"}`, `job-4 m/x job-4-{index}.{ext} {"prompt":"\\\\# stays"}`}},
 		{"text", "p.txt", "a fox\n\n  a hare  \n", Defaults{Model: "m/x"},
 			[]string{`job-1 m/x job-1-{index}.{ext} {"prompt":"a fox"}`, `job-2 m/x job-2-{index}.{ext} {"prompt":"a hare"}`}},
 	}

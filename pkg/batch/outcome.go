@@ -2,6 +2,7 @@ package batch
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hf-cli/hf/pkg/exitcode"
@@ -157,7 +158,13 @@ func (r *Report) Err(resume string) error {
 	if code == ExitOK {
 		return nil
 	}
-	return &RunError{Code: code, Summary: r.Summary, Err: r.lockErr, Resume: resume}
+	e := &RunError{Code: code, Summary: r.Summary, Err: r.lockErr, Resume: resume}
+	for _, o := range r.Jobs {
+		if o.State == StateFailed && o.ExitCode == ExitUsage {
+			e.Rejected = append(e.Rejected, o.Name)
+		}
+	}
+	return e
 }
 
 // RunError is a run that did not save every job.
@@ -168,6 +175,9 @@ type RunError struct {
 	Err error
 	// Resume is the command that picks the batch up again.
 	Resume string
+	// Rejected names the jobs whose input the API refused (400/422, or an
+	// output in the way): the same command fails them the same way.
+	Rejected []string
 }
 
 func (e *RunError) Error() string {
@@ -182,7 +192,25 @@ func (e *RunError) Error() string {
 		return "credentials rejected; the batch stopped"
 	}
 	bad := s.Failed + s.Skipped + s.Interrupted
-	return plural(bad, "job") + " of " + plural(s.Total, "") + " did not succeed; retry them with: " + e.Resume + " (saved jobs are not generated again)"
+	msg := plural(bad, "job") + " of " + plural(s.Total, "") + " did not succeed"
+	if len(e.Rejected) > 0 {
+		what := "job "
+		if len(e.Rejected) > 1 {
+			what = "jobs "
+		}
+		msg += "; the API rejected the input of " + what + strings.Join(e.Rejected, ", ") + " (fix the manifest: a retry fails the same way)"
+	}
+	switch rest := bad - len(e.Rejected); {
+	case rest == 0:
+		return msg
+	case len(e.Rejected) > 0 && rest == 1:
+		return msg + "; retry the other one with: " + e.Resume + " (saved jobs are not generated again)"
+	case len(e.Rejected) > 0:
+		return msg + "; retry the others with: " + e.Resume + " (saved jobs are not generated again)"
+	case rest == 1:
+		return msg + "; retry it with: " + e.Resume + " (saved jobs are not generated again)"
+	}
+	return msg + "; retry them with: " + e.Resume + " (saved jobs are not generated again)"
 }
 
 // ExitCode is the status the process exits with.

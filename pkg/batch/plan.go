@@ -74,6 +74,11 @@ type PlanOptions struct {
 	ExpiresAfter int64
 	// Files scans @path references; nil sends inputs as written.
 	Files Files
+	// Ephemeral: recorded requests did not outlive the API that made them
+	// (--sandbox: its fake ends with the run). A job whose files are
+	// missing or whose request was still pending is generated anew, with
+	// the next attempt's key, instead of downloaded again or waited for.
+	Ephemeral bool
 	// Shard K of Shards (1-based); Shards 0 or 1 runs every job.
 	Shard, Shards int
 	// Now is the clock for URL expiry; nil means time.Now.
@@ -82,12 +87,13 @@ type PlanOptions struct {
 
 // Plan is what a run will do, job by job, in manifest order.
 type Plan struct {
-	Manifest *Manifest
-	Steps    []*Step
-	Lock     *Lock
-	OutDir   string
-	byName   map[string]*Step
-	verify   bool
+	Manifest  *Manifest
+	Steps     []*Step
+	Lock      *Lock
+	OutDir    string
+	byName    map[string]*Step
+	verify    bool
+	ephemeral bool
 }
 
 // Step returns the step of the job called name (in this shard).
@@ -192,7 +198,7 @@ func NewPlan(m *Manifest, o PlanOptions) (*Plan, error) {
 	if out == "" {
 		out = m.Dir
 	}
-	p := &Plan{Manifest: m, Lock: lock, OutDir: out, byName: map[string]*Step{}, verify: o.Verify}
+	p := &Plan{Manifest: m, Lock: lock, OutDir: out, byName: map[string]*Step{}, verify: o.Verify, ephemeral: o.Ephemeral}
 	idx := m.Shard(o.Shard, o.Shards)
 	steps := make([]*Step, len(m.Jobs))
 	// Scan files first, in parallel: they may be large.
@@ -313,11 +319,9 @@ func (p *Plan) decide(s *Step, now time.Time) {
 		// Killed before the submit was answered, or the answer was lost:
 		// the same key finds the request if the API made one.
 		s.Action, s.Reason = Generate, "not submitted yet"
+	case l.Status == higgsfield.StatusCompleted && len(l.Files) == 0:
+		s.Action, s.Reason = Redownload, "not downloaded yet"
 	case l.Status == higgsfield.StatusCompleted:
-		if len(l.Files) == 0 {
-			s.Action, s.Reason = Redownload, "not downloaded yet"
-			return
-		}
 		missing, expired := 0, false
 		for k, f := range l.Files {
 			ok, st := check(p.abs(f.Path), f, p.verify)
@@ -350,6 +354,18 @@ func (p *Plan) decide(s *Step, now time.Time) {
 		l.RequestID, l.Status, l.Error = "", "", "" // the files stay: they are this job's to replace
 	default:
 		s.Action, s.Reason = Wait, "request "+cmp.Or(l.Status, "submitted")
+	}
+	if p.ephemeral && (s.Action == Redownload || s.Action == Wait) {
+		// The request went with the fake API of its run: neither its URLs
+		// nor its status can be had. The old key would find nothing either,
+		// but the next attempt's keeps keys one per request.
+		what := "outputs missing"
+		if s.Action == Wait {
+			what = "its run stopped waiting"
+		}
+		l.Attempt++
+		l.RequestID, l.Status, l.Error = "", "", "" // the files stay: they are this job's to replace
+		s.Action, s.Reason = Generate, what+"; a sandbox request ends with its run"
 	}
 }
 

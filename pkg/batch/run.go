@@ -623,6 +623,8 @@ func (s *scheduler) settle(st *Step, res job.Result, err error, ok State) *Outco
 		case intr.RequestID == "":
 		case intr.Canceled:
 			o.Err = fmt.Errorf("canceled %s while it was queued", intr.RequestID)
+		case s.p.ephemeral:
+			o.Err = fmt.Errorf("%s ends with this run (sandbox); the next run generates the job again", intr.RequestID)
 		default:
 			o.Err = fmt.Errorf("%s goes on; hf batch %s picks it up", intr.RequestID, s.p.Manifest.Path)
 		}

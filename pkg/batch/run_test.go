@@ -31,6 +31,7 @@ type rig struct {
 	gate   *Gate
 	dir    string
 	path   string // the manifest
+	stats  string // the stat cache (in a "state directory" apart from dir)
 }
 
 func newRig(t *testing.T, queued, running time.Duration) *rig {
@@ -47,7 +48,7 @@ func newRig(t *testing.T, queued, running time.Duration) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rig{t: t, srv: srv, gate: g, dir: t.TempDir(), runner: &job.Runner{Client: client, Journal: jn,
+	return &rig{t: t, srv: srv, gate: g, dir: t.TempDir(), stats: filepath.Join(t.TempDir(), "stat.json"), runner: &job.Runner{Client: client, Journal: jn,
 		Schedule: await.Schedule{First: 10 * time.Millisecond, Max: 10 * time.Millisecond, Factor: 1}}}
 }
 
@@ -86,6 +87,7 @@ func (r *rig) run(c runCfg) (*Report, *Plan) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	lock.UseStatCache(r.stats)
 	p, err := NewPlan(m, PlanOptions{Lock: lock, Force: c.force})
 	if err != nil {
 		r.t.Fatal(err)
@@ -386,9 +388,71 @@ func TestLockWritesAreBatched(t *testing.T) {
 		t.Error("lock jobs are not in a stable (sorted) order")
 	}
 	for _, j := range lf.Jobs {
-		if len(j.Files) != 1 || strings.Contains(j.Files[0].Path, r.dir) || j.Files[0].URL == "" || j.Files[0].Stat == nil {
-			t.Fatalf("lock entry %+v: want one relative file with url and stat", j)
+		if len(j.Files) != 1 || strings.Contains(j.Files[0].Path, r.dir) || j.Files[0].URL == "" {
+			t.Fatalf("lock entry %+v: want one relative file with url", j)
 		}
+	}
+	// Stat data differs on every machine: it is in the stat cache, not in
+	// the lock that is committed.
+	if bytes.Contains(data, []byte("mtime")) || bytes.Contains(data, []byte("inode")) {
+		t.Errorf("the lock holds stat data:\n%s", data)
+	}
+	var sc statCache
+	if data, err := os.ReadFile(r.stats); err != nil || json.Unmarshal(data, &sc) != nil || len(sc.Files) != 60 {
+		t.Fatalf("stat cache: %v, %d files", err, len(sc.Files))
+	}
+	for path, e := range sc.Files {
+		if e.MtimeNS == 0 || e.Size == 0 || len(e.SHA256) != 64 || strings.Contains(path, r.dir) {
+			t.Fatalf("stat cache entry %s: %+v", path, e)
+		}
+	}
+}
+
+// A fresh checkout (the same files, new mtimes and inodes, no stat cache
+// of its own) re-runs with no API call and leaves the committed lock as it
+// was, byte for byte: no churn in git diff.
+func TestFreshCopyLeavesTheLockAlone(t *testing.T) {
+	r := newRig(t, 5*time.Millisecond, 10*time.Millisecond)
+	r.manifest(3, nil)
+	if rep, _ := r.run(runCfg{j: 3}); rep.ExitCode() != 0 {
+		t.Fatalf("first run: %s", states(rep))
+	}
+	lock := LockPath(r.path)
+	before, err := os.ReadFile(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyDir := t.TempDir()
+	entries, _ := os.ReadDir(r.dir)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(r.dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(copyDir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hits := len(r.srv.Hits())
+	clone := &rig{t: t, srv: r.srv, gate: r.gate, runner: r.runner, dir: copyDir, path: filepath.Join(copyDir, "m.yaml"), stats: filepath.Join(t.TempDir(), "stat.json")}
+	for run := 1; run <= 2; run++ { // hashing, then trusting the new stat cache
+		rep, _ := clone.run(runCfg{j: 3})
+		if rep.ExitCode() != 0 || rep.Summary.UpToDate != 3 {
+			t.Fatalf("run %d in the copy: %s", run, states(rep))
+		}
+		after, err := os.ReadFile(filepath.Join(copyDir, filepath.Base(lock)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before, after) {
+			t.Errorf("run %d in the copy rewrote the lock:\n%s\nwas:\n%s", run, after, before)
+		}
+	}
+	if n := len(r.srv.Hits()) - hits; n != 0 {
+		t.Errorf("%d API requests for an up-to-date copy", n)
+	}
+	if _, err := os.Stat(clone.stats); err != nil {
+		t.Errorf("no stat cache for the copy: %v", err)
 	}
 }
 
@@ -486,6 +550,7 @@ func TestVerifyHashesWhatStatTrusts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		lock.UseStatCache(r.stats)
 		p, err := NewPlan(m, PlanOptions{Lock: lock, Verify: verify})
 		if err != nil {
 			t.Fatal(err)

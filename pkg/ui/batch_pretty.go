@@ -174,7 +174,7 @@ func (p *batchPretty) apply(ev batch.Event) {
 			}
 			p.println(mark + " " + st.Bold.Render(o.Name) + " " + what + " " + st.Muted.Render(files))
 		default:
-			p.println(st.Error.Render("✗") + " " + st.Bold.Render(o.Name) + " " + string(o.State) + ": " + o.Error)
+			p.println(st.Error.Render("✗") + " " + st.Bold.Render(o.Name) + " " + failedText(o))
 		}
 	case batch.Paused:
 		p.println(st.Warning.Render("‖") + " " + ev.Message + st.Muted.Render(fmt.Sprintf("; submitting again in %s", time.Until(ev.Until).Round(time.Second))))

@@ -103,7 +103,17 @@ func finishedLine(o *batch.Outcome) string {
 	case batch.StateNotRun, batch.StateInterrupted:
 		return "" // the summary counts them; a detach said what became of the request
 	}
-	return string(o.State) + ": " + o.Error
+	return failedText(o)
+}
+
+// failedText is "STATE: error", the state said once when the error
+// already starts with it ("skipped: job hero did not succeed").
+func failedText(o *batch.Outcome) string {
+	state := string(o.State)
+	if strings.HasPrefix(o.Error, state+": ") || strings.HasPrefix(o.Error, strings.ReplaceAll(state, "_", " ")+": ") {
+		return o.Error
+	}
+	return state + ": " + o.Error
 }
 
 func startedLine(ev batch.Event) string {

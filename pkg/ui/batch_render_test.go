@@ -29,6 +29,8 @@ func batchEvents(t0 time.Time) []batch.Event {
 		{Kind: batch.Paused, Time: t0, Until: time.Now().Add(5 * time.Second), Message: "the account's queue is full"},
 		{Kind: batch.Finished, Time: t0, Name: "vid", Outcome: bad, Counts: batch.Counts{Total: 3, Done: 2, Failed: 1}},
 		{Kind: batch.Finished, Time: t0, Name: "up", Outcome: &batch.Outcome{Name: "up", State: batch.StateUpToDate}, Counts: batch.Counts{Total: 3, Done: 3, Failed: 1}},
+		// pkg/batch's own error text starts with the state: said once.
+		{Kind: batch.Finished, Time: t0, Name: "next", Outcome: &batch.Outcome{Name: "next", State: batch.StateSkipped, Error: "skipped: job vid did not succeed"}, Counts: batch.Counts{Total: 4, Done: 4, Failed: 2}},
 	}
 }
 
@@ -49,6 +51,7 @@ func TestBatchPlainLines(t *testing.T) {
 		"hf: the account's queue is full; no submit until",
 		"hf: vid: failed: request x failed: boom",
 		"hf: up: up to date",
+		"hf: next: skipped: job vid did not succeed",
 	}
 	got := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(got) != len(want) {
@@ -58,6 +61,9 @@ func TestBatchPlainLines(t *testing.T) {
 		if !strings.HasPrefix(got[i], want[i]) {
 			t.Errorf("line %d: %q, want %q", i, got[i], want[i])
 		}
+	}
+	if strings.Contains(buf.String(), "skipped: skipped") {
+		t.Errorf("state said twice:\n%s", buf.String())
 	}
 }
 
@@ -84,10 +90,13 @@ func TestBatchPrettyAndSummary(t *testing.T) {
 	r.Close()
 	r.Close()
 	out := buf.String()
-	for _, want := range []string{"✓ hero generated hero-1.png", "✗ vid failed: request x failed: boom", "= up up to date", "webhook endpoint ready"} {
+	for _, want := range []string{"✓ hero generated hero-1.png", "✗ vid failed: request x failed: boom", "= up up to date", "webhook endpoint ready", "✗ next skipped: job vid did not succeed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pretty output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "skipped: skipped") {
+		t.Errorf("state said twice:\n%s", out)
 	}
 	var sum bytes.Buffer
 	c := 1.5

@@ -48,6 +48,7 @@ type Options struct {
 	JSON, Quiet, Sandbox                             bool
 	MaxCredits                                       float64
 	MaxCreditsSet                                    bool
+	ExpiresAfterSet                                  bool
 	Shard                                            string
 	Concurrency                                      int
 	Timeout, PollInterval, ExpiresAfter              time.Duration
@@ -66,8 +67,9 @@ func NewCmdBatch(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `Run every job of FILE and save every output. FILE is a YAML or JSON manifest
 (.yaml, .yml, .json: "defaults" laid under a "jobs" list of name, model,
 input, output, from), JSON Lines (.jsonl, or - for stdin: one job object per
-line), or text (.txt: one prompt per line, with --model and --set giving the
-rest). --model, --set, -d and -o give defaults under the file's own.
+line), or text (.txt: one prompt per line, blank and # lines skipped, \# for a
+prompt starting with #; --model and --set give the rest). --model, --set,
+-d and -o give defaults under the file's own.
 
 Every job is checked before anything is spent. A lock file beside the
 manifest (X.lock.json, meant to be committed) records each job's identity,
@@ -91,6 +93,7 @@ rejected, 130 on Ctrl-C (run the same command again to resume).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
 			opts.MaxCreditsSet = cmd.Flags().Changed("max-credits")
+			opts.ExpiresAfterSet = cmd.Flags().Changed("expires-after")
 			if opts.Concurrency < 1 {
 				return cmdutil.FlagErrorf("-j/--concurrency must be at least 1")
 			}
@@ -193,6 +196,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return &cmdutil.FlagError{Err: err}
 	}
+	if lockPath != "" {
+		if dir, key, err := stateKey(lockPath); err == nil {
+			lock.UseStatCache(filepath.Join(dir, key+".stat.json"))
+		}
+	}
 	k, n := 0, 0
 	if opts.Shard != "" {
 		k, n, _ = batch.ParseShard(opts.Shard)
@@ -205,7 +213,7 @@ func Run(ctx context.Context, opts *Options) error {
 	// checked now; they are uploaded only when their job is submitted.
 	fs := &files{}
 	plan, err := batch.NewPlan(m, batch.PlanOptions{Lock: lock, OutDir: outDir, Force: opts.Force, Verify: opts.Verify, Clobber: opts.Clobber,
-		Shard: k, Shards: n, Files: fs, ExpiresAfter: int64(opts.ExpiresAfter / time.Second)})
+		Shard: k, Shards: n, Files: fs, ExpiresAfter: int64(opts.ExpiresAfter / time.Second), Ephemeral: opts.Sandbox})
 	if err != nil {
 		return usage(err)
 	}
@@ -260,29 +268,92 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	r.Close()
 	report(opts, rep)
-	return rep.Err("hf batch " + opts.File)
+	return rep.Err(resumeCommand(opts))
+}
+
+// resumeCommand is the command that runs this batch again with the same
+// job identities and places: the manifest and every flag that goes into
+// an identity, a path or the lock file chosen, shell-quoted. --force is
+// left out (its identities are in the lock; again, it would pay anew for
+// every saved job), and so are flags that only tune the run.
+func resumeCommand(opts *Options) string {
+	var args []string
+	add := func(a ...string) {
+		for _, s := range a {
+			args = append(args, shellWord(s))
+		}
+	}
+	if opts.Model != "" {
+		add("--model", opts.Model)
+	}
+	for _, s := range opts.Sets {
+		add("--set", s)
+	}
+	if opts.Dir != "" {
+		add("-d", opts.Dir)
+	}
+	if opts.Output != "" {
+		add("-o", opts.Output)
+	}
+	if opts.ExpiresAfterSet {
+		add("--expires-after", fmtDuration(opts.ExpiresAfter))
+	}
+	if opts.Clobber {
+		add("--clobber")
+	}
+	if opts.NoLock {
+		add("--no-lock")
+	}
+	if opts.Sandbox {
+		add("--sandbox")
+	}
+	if opts.Shard != "" {
+		add("--shard", opts.Shard)
+	}
+	cmd := "hf batch " + shellWord(opts.File)
+	if strings.HasPrefix(opts.File, "-") && opts.File != "-" {
+		cmd = "hf batch"
+		args = append(args, "--", shellWord(opts.File))
+	}
+	if len(args) > 0 {
+		cmd += " " + strings.Join(args, " ")
+	}
+	return cmd
+}
+
+// fmtDuration writes d the way a person would type it.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // exclusive holds a lock in the state directory for lockPath, so that two
 // runs of one manifest cannot overlap.
 func exclusive(lockPath string) (func(), error) {
-	dir, err := journal.DefaultDir()
-	if err != nil {
+	dir, key, err := stateKey(lockPath)
+	if errors.Is(err, errNoState) {
 		return func() {}, nil
 	}
-	abs, err := filepath.Abs(lockPath)
 	if err != nil {
 		return nil, err
 	}
-	// One lock file reached through a symlinked directory is the same file.
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
-		abs = filepath.Join(dir, filepath.Base(abs))
-	}
-	sum := sha256.Sum256([]byte(abs))
-	if err := os.MkdirAll(filepath.Join(dir, "batch"), 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	fl := flock.New(filepath.Join(dir, "batch", hex.EncodeToString(sum[:12])+".lock"))
+	fl := flock.New(filepath.Join(dir, key+".lock"))
 	ok, err := fl.TryLock()
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", lockPath, err)
@@ -291,6 +362,28 @@ func exclusive(lockPath string) (func(), error) {
 		return nil, fmt.Errorf("another hf batch is running with %s; wait for it to finish (or stop it) and run again", lockPath)
 	}
 	return func() { _ = fl.Unlock() }, nil
+}
+
+var errNoState = errors.New("no state directory")
+
+// stateKey is where the state of one lock file lives on this machine (the
+// run lock, the stat cache): a directory and a name from the lock's
+// absolute path.
+func stateKey(lockPath string) (dir, key string, err error) {
+	state, err := journal.DefaultDir()
+	if err != nil {
+		return "", "", errNoState
+	}
+	abs, err := filepath.Abs(lockPath)
+	if err != nil {
+		return "", "", err
+	}
+	// One lock file reached through a symlinked directory is the same file.
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(state, "batch"), hex.EncodeToString(sum[:12]), nil
 }
 
 func estimate(ctx context.Context, opts *Options, plan *batch.Plan) (map[string]float64, float64, error) {

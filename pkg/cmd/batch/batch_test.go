@@ -62,3 +62,40 @@ func TestNewCmdBatchFlags(t *testing.T) {
 		})
 	}
 }
+
+// The command a failed run advises must give every job the identity and
+// place it had: a hint that drops -m or --set pays again for what was saved.
+func TestResumeCommand(t *testing.T) {
+	testenv.Isolate(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bare", []string{"m.yaml"}, "hf batch m.yaml"},
+		{"identity and placement", []string{"prompts.txt", "-m", "higgsfield-ai/soul/standard", "--set", "aspect_ratio=1:1", "-s", "seed=7",
+			"-d", "out", "-o", "{name}.{ext}", "--sandbox", "--expires-after", "2h"},
+			"hf batch prompts.txt --model higgsfield-ai/soul/standard --set aspect_ratio=1:1 --set seed=7 -d out -o '{name}.{ext}' --expires-after 2h --sandbox"},
+		{"quoted", []string{"my prompts.txt", "--set", "prompt=it's a fox", "-d", "a b"},
+			`hf batch 'my prompts.txt' --set 'prompt=it'\''s a fox' -d 'a b'`},
+		{"a dash-led file name stays a file", []string{"-m", "a/b", "--", "-x.txt"}, "hf batch --model a/b -- -x.txt"},
+		{"shard, lock and clobber kept", []string{"m.yaml", "--shard", "2/4", "--no-lock", "--clobber"}, "hf batch m.yaml --clobber --no-lock --shard 2/4"},
+		// --force again would give every saved job a new identity: the
+		// forced identities are in the lock, a plain run finds them.
+		{"force, budget and tuning dropped", []string{"m.yaml", "--force", "-j", "9", "--max-credits", "5", "--json", "-q", "--timeout", "1m", "--fail-fast", "--verify"}, "hf batch m.yaml"},
+		{"stdin", []string{"-"}, "hf batch -"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			f := &cmdutil.Factory{IOStreams: ios, Version: "test"}
+			o, err := testenv.Parse(t, f, NewCmdBatch, io.Discard, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resumeCommand(o); got != tt.want {
+				t.Errorf("resumeCommand\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
