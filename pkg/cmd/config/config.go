@@ -113,6 +113,20 @@ func configRun(opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if opts.Verb == "get" || opts.Verb == "list" {
+		// What every other command warns about (a file others can read, an
+		// unknown key, an $HF_CONFIG that does not exist), the command that
+		// inspects the settings says too. set and unset rewrite the file
+		// private, so its mode is no longer worth a word there.
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(opts.IO.ErrOut, "hf: warning: "+w)
+		}
+		// A bad value, which other commands refuse, is shown (so it can be
+		// repaired) with a word about it.
+		if err := cfg.Check(); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "hf: warning: %v\n", err)
+		}
+	}
 	switch opts.Verb {
 	case "get":
 		v, err := cfg.Get(opts.Key)
