@@ -19,11 +19,16 @@ const barThreshold = 1 << 20
 
 // NewResolver builds the resolver of @file references for client: uploads
 // through it, the URL cache in the state directory (scoped to the API's
-// base URL, so sandbox URLs never leak into real requests), and one line on
-// stderr per file (a bar for big files on a terminal) unless quiet.
-func NewResolver(ios *iostreams.IOStreams, client *higgsfield.Client, quiet bool) *inputs.Resolver {
+// base URL, so sandbox URLs never leak into real requests; a sandbox run's
+// cache is the sandbox's own, beside its journal, so its dead URLs never
+// land in the real one), and one line on stderr per file (a bar for big
+// files on a terminal) unless quiet.
+func NewResolver(ios *iostreams.IOStreams, client *higgsfield.Client, quiet, sandbox bool) *inputs.Resolver {
 	r := &inputs.Resolver{Uploader: client, Scope: client.BaseURL()}
 	if dir, err := journal.DefaultDir(); err == nil {
+		if sandbox {
+			dir = filepath.Join(dir, "sandbox")
+		}
 		if c, err := inputs.OpenCache(dir); err == nil {
 			r.Cache = c
 		}

@@ -33,7 +33,7 @@ func TestUploadProgress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := NewResolver(ios, c, false)
+		r := NewResolver(ios, c, false, false)
 		r.Cache = nil // upload each time
 		if _, _, err := r.Upload(context.Background(), p, ""); err != nil {
 			t.Fatal(err)
@@ -45,7 +45,7 @@ func TestUploadProgress(t *testing.T) {
 	}
 	quiet, _, _, errOut := iostreams.Test()
 	c, _ := higgsfield.New(higgsfield.Options{BaseURL: srv.URL})
-	if _, _, err := NewResolver(quiet, c, true).Upload(context.Background(), p, ""); err != nil || errOut.Len() != 0 {
+	if _, _, err := NewResolver(quiet, c, true, false).Upload(context.Background(), p, ""); err != nil || errOut.Len() != 0 {
 		t.Fatalf("quiet: %v %q", err, errOut.String())
 	}
 }
