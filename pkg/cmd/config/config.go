@@ -149,8 +149,13 @@ func configRun(opts *Options) error {
 			fmt.Fprintf(opts.IO.ErrOut, "hf: warning: %s overrides it\n", v.Source)
 		}
 	case "unset":
+		was := cfg.InFile(opts.Key)
 		if err := cfg.Unset(opts.Key); err != nil {
 			return err
+		}
+		if !was {
+			fmt.Fprintf(opts.IO.ErrOut, "hf: %s is not set in %s, nothing to remove\n", opts.Key, cfg.Path())
+			break
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "hf: %s removed from %s\n", opts.Key, cfg.Path())
 	case "list":
