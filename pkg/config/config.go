@@ -147,19 +147,19 @@ func LoadUnchecked() (*Config, error) {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("HF_CONFIG names %s, which does not exist yet (hf config set and hf auth login create it)", path))
 		return c, nil
 	case err != nil:
-		return nil, fmt.Errorf("config file: %w", err)
+		return nil, &FileError{Path: path, Env: explicit, Err: err}
 	case !info.Mode().IsRegular():
 		// Reading a FIFO would block every command until a writer comes.
-		return nil, fmt.Errorf("config file %s is not a regular file", path)
+		return nil, &FileError{Path: path, Env: explicit, Err: errors.New("not a regular file")}
 	}
 	v.SetConfigFile(path)
 	if err := v.ReadInConfig(); err != nil {
-		return nil, fmt.Errorf("reading %s: %s", path, oneLine(err.Error()))
+		return nil, &FileError{Path: path, Env: explicit, Err: errors.New(oneLine(err.Error()))}
 	}
 	c.file.SetConfigType("yaml")
 	c.file.SetConfigFile(path)
 	if err := c.file.ReadInConfig(); err != nil {
-		return nil, fmt.Errorf("reading %s: %s", path, oneLine(err.Error()))
+		return nil, &FileError{Path: path, Env: explicit, Err: errors.New(oneLine(err.Error()))}
 	}
 	c.File = path
 	if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 {
@@ -176,6 +176,31 @@ func LoadUnchecked() (*Config, error) {
 		c.Warnings = append(c.Warnings, w)
 	}
 	return c, nil
+}
+
+// FileError is a config file hf cannot read: a directory, a FIFO, no
+// permission, not YAML. Like a bad value it is a usage error (exit 2): the
+// README's "bad settings and files". A file that does not exist is none:
+// without $HF_CONFIG there is nothing to read, with it a warning.
+type FileError struct {
+	Path string
+	// Env is set when $HF_CONFIG named the file.
+	Env bool
+	Err error
+}
+
+func (e *FileError) Error() string { return "config file " + e.Path + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// ExitCode is 2, a usage error (pkg/exitcode honours it).
+func (e *FileError) ExitCode() int { return 2 }
+
+// Hint says how to get past the file.
+func (e *FileError) Hint() string {
+	if e.Env {
+		return "point HF_CONFIG at a readable YAML file, or unset HF_CONFIG"
+	}
+	return "fix or remove " + e.Path
 }
 
 // Check validates every setting of the environment (credentials excepted:

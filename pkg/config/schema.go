@@ -66,8 +66,8 @@ var Keys = []Key{
 	{Name: "ngrok.connect_url", Env: []string{"HF_NGROK_CONNECT_URL"}, Help: "ngrok agent connect address (host[:port], port 443 by default)", check: checkHostOrAddr},
 	{Name: "ngrok.root_cas", Env: []string{"HF_NGROK_ROOT_CAS"}, Help: "PEM file of CAs for the agent connection", check: checkToken},
 	{Name: "ngrok.connect_timeout", Kind: KindDuration, Default: "15s", Env: []string{"HF_NGROK_CONNECT_TIMEOUT"}, Help: "how long opening the tunnel may take", check: checkPositive},
-	{Name: "download.max_bytes", Env: []string{"HF_MAX_DOWNLOAD"}, Help: "largest output saved (default 8GiB; e.g. 500MB, 16GiB)", check: checkSize},
-	{Name: "download.stall_timeout", Kind: KindDuration, Env: []string{"HF_STALL_TIMEOUT"}, Help: "abort and resume a transfer this long without a byte (default 30s, at least 1s)", check: checkAtLeastSecond},
+	{Name: "download.max_bytes", Default: "8GiB", Env: []string{"HF_MAX_DOWNLOAD"}, Help: "largest output saved (e.g. 500MB, 16GiB)", check: checkSize},
+	{Name: "download.stall_timeout", Kind: KindDuration, Default: "30s", Env: []string{"HF_STALL_TIMEOUT"}, Help: "abort and resume a transfer this long without a byte (at least 1s)", check: checkAtLeastSecond},
 	{Name: "debug", Kind: KindBool, Default: "false", Env: []string{"HF_DEBUG"}, Help: "log HTTP exchanges"},
 }
 
@@ -135,6 +135,21 @@ func (e *ValueError) Error() string {
 	return fmt.Sprintf("%s: %s: invalid value%s: %v", e.Source, e.Key, val, e.Err)
 }
 
+// Hint says how to fix the setting where it comes from: an environment
+// variable wins over the file, so hf config set cannot fix it; a file's
+// value is fixed with hf config set or removed with hf config unset. A
+// refused hf config set (no source) gets none: its command's help is the
+// hint.
+func (e *ValueError) Hint() string {
+	switch {
+	case e.Source == "":
+		return ""
+	case isEnvName(e.Source):
+		return fmt.Sprintf("fix %s or remove it: unset %s", e.Source, e.Source)
+	}
+	return fmt.Sprintf("fix it with: hf config set %s VALUE, or remove it: hf config unset %s", e.Key, e.Key)
+}
+
 func isEnvName(s string) bool {
 	for _, r := range s {
 		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
@@ -156,15 +171,28 @@ func orList(vs []string) string {
 	return strings.Join(vs[:len(vs)-1], ", ") + " or " + vs[len(vs)-1]
 }
 
-// ParseBool accepts true/false, 1/0, yes/no and on/off (any case).
+// BoolSpellings are the values ParseBool accepts (any case), true first.
+var BoolSpellings = [][2]string{{"true", "false"}, {"1", "0"}, {"yes", "no"}, {"on", "off"}, {"t", "f"}, {"y", "n"}}
+
+// ParseBool accepts the BoolSpellings (any case); "" is false.
 func ParseBool(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "1", "yes", "on", "t", "y":
-		return true, nil
-	case "false", "0", "no", "off", "f", "n", "":
+	v := strings.ToLower(strings.TrimSpace(s))
+	if v == "" {
 		return false, nil
 	}
-	return false, errors.New("want true or false")
+	for _, p := range BoolSpellings {
+		switch v {
+		case p[0]:
+			return true, nil
+		case p[1]:
+			return false, nil
+		}
+	}
+	pairs := make([]string, len(BoolSpellings))
+	for i, p := range BoolSpellings {
+		pairs[i] = p[0] + "/" + p[1]
+	}
+	return false, errors.New("want " + orList(pairs))
 }
 
 // ParseDuration is the one rule for durations, in flags, environment and
@@ -311,7 +339,7 @@ func checkWebhookSecret(s string) error {
 		return errors.New(`want "whsec_" followed by base64 (Console → Settings)`)
 	}
 	if key, err := base64.StdEncoding.DecodeString(b64); err != nil || len(key) == 0 {
-		return errors.New("the part after whsec_ is not base64")
+		return errors.New(`the part after whsec_ is not base64 (a secret is whsec_ + base64, as the console shows it; for local tests: whsec_$(head -c 24 /dev/urandom | base64))`)
 	}
 	return nil
 }

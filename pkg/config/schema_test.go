@@ -52,7 +52,7 @@ func TestValidate(t *testing.T) {
 		badHints []string
 	}{
 		{key: "webhook.via", good: []string{"auto", "webhook", "poll"}, bad: []string{"maybe", "sideways", "Poll"}, badHints: []string{"auto, webhook or poll"}},
-		{key: "debug", good: []string{"true", "false", "1", "0", "yes", "off"}, bad: []string{"yes please", "maybe", "2"}, badHints: []string{"true or false"}},
+		{key: "debug", good: []string{"true", "false", "1", "0", "yes", "off", "ON", "n"}, bad: []string{"yes please", "maybe", "2"}, badHints: []string{"true/false, 1/0, yes/no, on/off, t/f or y/n"}},
 		{key: "generate.timeout", good: []string{"90", "90s", "1h", "1.5"}, bad: []string{"soon", "-5s", "0", "0s"}},
 		{key: "ngrok.connect_timeout", good: []string{"15s", "3"}, bad: []string{"fast"}},
 		{key: "base_url", good: []string{"https://api.higgsfield.ai", "http://127.0.0.1:9"}, bad: []string{"api.higgsfield.ai", "ftp://x", "https://"}},
@@ -222,7 +222,7 @@ func TestSetGetList(t *testing.T) {
 	}
 	bad := []struct{ key, val, has string }{
 		{"webhook.via", "maybe", "auto, webhook or poll"},
-		{"debug", "yes please", "true or false"},
+		{"debug", "yes please", "true/false, 1/0, yes/no, on/off"},
 		{"generate.timeout", "soon", "invalid duration"},
 		{"tiemout", "5m", "did you mean generate.timeout"},
 		{"credentials.api_secret", "s3cr3t", "hf auth login"},

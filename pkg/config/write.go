@@ -118,6 +118,9 @@ func (c *Config) Set(name, value string) error {
 	return c.edit(map[string]*string{name: &value})
 }
 
+// InFile reports whether the config file sets the key.
+func (c *Config) InFile(name string) bool { return c.File != "" && c.file.IsSet(name) }
+
 // Unset removes a setting from the config file.
 func (c *Config) Unset(name string) error {
 	if _, ok := LookupKey(name); !ok {

@@ -259,7 +259,7 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		closeEngine = eng.Close
 		ro.Runner = eng.Runner
-		fs.resolver = cmdutil.NewResolver(opts.IO, eng.Runner.Client, true)
+		fs.resolver = cmdutil.NewResolver(opts.IO, eng.Runner.Client, true, opts.Sandbox)
 		ro.Files = fs
 	}
 	rep := plan.Run(ctx, ro)

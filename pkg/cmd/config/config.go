@@ -113,6 +113,20 @@ func configRun(opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if opts.Verb == "get" || opts.Verb == "list" {
+		// What every other command warns about (a file others can read, an
+		// unknown key, an $HF_CONFIG that does not exist), the command that
+		// inspects the settings says too. set and unset rewrite the file
+		// private, so its mode is no longer worth a word there.
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(opts.IO.ErrOut, "hf: warning: "+w)
+		}
+		// A bad value, which other commands refuse, is shown (so it can be
+		// repaired) with a word about it.
+		if err := cfg.Check(); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "hf: warning: %v\n", err)
+		}
+	}
 	switch opts.Verb {
 	case "get":
 		v, err := cfg.Get(opts.Key)
@@ -135,8 +149,13 @@ func configRun(opts *Options) error {
 			fmt.Fprintf(opts.IO.ErrOut, "hf: warning: %s overrides it\n", v.Source)
 		}
 	case "unset":
+		was := cfg.InFile(opts.Key)
 		if err := cfg.Unset(opts.Key); err != nil {
 			return err
+		}
+		if !was {
+			fmt.Fprintf(opts.IO.ErrOut, "hf: %s is not set in %s, nothing to remove\n", opts.Key, cfg.Path())
+			break
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "hf: %s removed from %s\n", opts.Key, cfg.Path())
 	case "list":

@@ -258,7 +258,7 @@ func generateRun(ctx context.Context, opts *Options) error {
 		// --timeout bounds the whole run, uploads included.
 		start := time.Now()
 		uctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, errUploadTimeout)
-		spec.Params, _, err = body.Resolve(uctx, cmdutil.NewResolver(opts.IO, eng.Runner.Client, opts.Quiet))
+		spec.Params, _, err = body.Resolve(uctx, cmdutil.NewResolver(opts.IO, eng.Runner.Client, opts.Quiet, opts.Sandbox))
 		cancel()
 		if err != nil {
 			eng.Close()

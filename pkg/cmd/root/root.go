@@ -315,7 +315,7 @@ func Hint(err error) string {
 		missing  *config.MissingCredentialsError
 		badCreds *config.CredentialsError
 		flagErr  *cmdutil.FlagError
-		badValue *config.ValueError
+		hinted   interface{ Hint() string } // pkg/config's bad values and files
 	)
 	switch {
 	case errors.As(err, new(*job.StatusCheckError)) && higgsfield.StatusCodeOf(err) != http.StatusUnauthorized:
@@ -324,8 +324,8 @@ func Hint(err error) string {
 		return "give the key as KEY_ID:KEY_SECRET (or the id and secret apart); " + credentialOrder
 	case errors.As(err, &missing):
 		return "run hf auth login, or create a key at https://cloud.higgsfield.ai; or try hf without one: hf generate --sandbox MODEL --prompt ..."
-	case errors.As(err, &badValue):
-		return "fix it with: hf config set " + badValue.Key + " VALUE (or unset the variable); hf config list shows every setting"
+	case errors.As(err, &hinted):
+		return hinted.Hint()
 	case errors.As(err, &apiError):
 		switch apiError.StatusCode {
 		case http.StatusUnauthorized:

@@ -75,7 +75,7 @@ func uploadRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	r := cmdutil.NewResolver(opts.IO, client, opts.Quiet)
+	r := cmdutil.NewResolver(opts.IO, client, opts.Quiet, false)
 	files := []File{}
 	for _, p := range opts.Files {
 		ref, u, err := r.Upload(ctx, p, "")
