@@ -29,20 +29,6 @@ func (s State) Succeeded() bool {
 	return s == StateGenerated || s == StateUpToDate || s == StateRedownloaded
 }
 
-// Exit codes (owned by pkg/exitcode).
-const (
-	ExitOK          = exitcode.OK
-	ExitError       = exitcode.Error
-	ExitUsage       = exitcode.Usage
-	ExitFailed      = exitcode.Failed
-	ExitNSFW        = exitcode.NSFW
-	ExitCanceled    = exitcode.Canceled
-	ExitAuth        = exitcode.Auth
-	ExitDownload    = exitcode.Download
-	ExitTimeout     = exitcode.Timeout
-	ExitInterrupted = exitcode.Interrupted
-)
-
 // File is one output of a job, as reported.
 type File struct {
 	Path   string `json:"path"`
@@ -105,20 +91,20 @@ type Report struct {
 func (r *Report) ExitCode() int {
 	switch {
 	case r.lockErr != nil:
-		return ExitError
+		return exitcode.Error
 	case r.auth:
-		return ExitAuth
+		return exitcode.Auth
 	case r.interrupted:
-		return ExitInterrupted
+		return exitcode.Interrupted
 	}
-	code := ExitOK
+	code := exitcode.OK
 	for _, o := range r.Jobs {
 		switch o.State {
 		case StateSkipped:
-			return ExitError
+			return exitcode.Error
 		case StateFailed, StateInterrupted:
-			if code != ExitOK && code != o.ExitCode {
-				return ExitError
+			if code != exitcode.OK && code != o.ExitCode {
+				return exitcode.Error
 			}
 			code = o.ExitCode
 		}
@@ -155,12 +141,12 @@ func (r *Report) summarize(elapsed time.Duration) {
 // ExitCode method gives the status.
 func (r *Report) Err(resume string) error {
 	code := r.ExitCode()
-	if code == ExitOK {
+	if code == exitcode.OK {
 		return nil
 	}
 	e := &RunError{Code: code, Summary: r.Summary, Err: r.lockErr, Resume: resume}
 	for _, o := range r.Jobs {
-		if o.State == StateFailed && o.ExitCode == ExitUsage {
+		if o.State == StateFailed && o.ExitCode == exitcode.Usage {
 			e.Rejected = append(e.Rejected, o.Name)
 		}
 	}
@@ -186,9 +172,9 @@ func (e *RunError) Error() string {
 		return e.Err.Error()
 	}
 	switch e.Code {
-	case ExitInterrupted:
+	case exitcode.Interrupted:
 		return "interrupted; resume with: " + e.Resume + " (nothing is paid for twice)"
-	case ExitAuth:
+	case exitcode.Auth:
 		return "credentials rejected; the batch stopped"
 	}
 	bad := s.Failed + s.Skipped + s.Interrupted

@@ -3,6 +3,8 @@ package batch
 import (
 	"strings"
 	"testing"
+
+	"github.com/hf-cli/hf/pkg/exitcode"
 )
 
 // A run's error says what to do next: the command that picks it up, or,
@@ -20,11 +22,11 @@ func TestRunErrorAdvice(t *testing.T) {
 		wantNot  []string
 		wantCode int
 	}{
-		{"failed: retry", []*Outcome{ok, failed("a", ExitFailed)}, []string{"1 job of 2 did not succeed; retry it with: " + resume + " (saved jobs are not generated again)"}, nil, ExitFailed},
-		{"two failed", []*Outcome{failed("a", ExitFailed), failed("b", ExitFailed), ok}, []string{"2 jobs of 3 did not succeed; retry them with: " + resume}, nil, ExitFailed},
-		{"422 only: no retry", []*Outcome{ok, failed("e", ExitUsage)}, []string{"the API rejected the input of job e", "fix the manifest", "a retry fails the same way"}, []string{"retry it with", "retry them with"}, ExitUsage},
-		{"422 and a timeout", []*Outcome{failed("e", ExitUsage), failed("t", ExitTimeout), failed("u", ExitUsage)},
-			[]string{"3 jobs of 3 did not succeed", "the API rejected the input of jobs e, u (fix the manifest: a retry fails the same way)", "retry the other one with: " + resume}, nil, ExitError},
+		{"failed: retry", []*Outcome{ok, failed("a", exitcode.Failed)}, []string{"1 job of 2 did not succeed; retry it with: " + resume + " (saved jobs are not generated again)"}, nil, exitcode.Failed},
+		{"two failed", []*Outcome{failed("a", exitcode.Failed), failed("b", exitcode.Failed), ok}, []string{"2 jobs of 3 did not succeed; retry them with: " + resume}, nil, exitcode.Failed},
+		{"422 only: no retry", []*Outcome{ok, failed("e", exitcode.Usage)}, []string{"the API rejected the input of job e", "fix the manifest", "a retry fails the same way"}, []string{"retry it with", "retry them with"}, exitcode.Usage},
+		{"422 and a timeout", []*Outcome{failed("e", exitcode.Usage), failed("t", exitcode.Timeout), failed("u", exitcode.Usage)},
+			[]string{"3 jobs of 3 did not succeed", "the API rejected the input of jobs e, u (fix the manifest: a retry fails the same way)", "retry the other one with: " + resume}, nil, exitcode.Error},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

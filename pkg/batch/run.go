@@ -16,6 +16,7 @@ import (
 
 	"github.com/hf-cli/hf/pkg/download"
 	"github.com/hf-cli/hf/pkg/events"
+	"github.com/hf-cli/hf/pkg/exitcode"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/job"
 	"github.com/hf-cli/hf/pkg/journal"
@@ -385,7 +386,7 @@ func (s *scheduler) blocked(st *Step) *Outcome {
 		case o.State == StateNotRun || o.State == StateInterrupted:
 			return &Outcome{State: StateNotRun, Error: "not run: job " + ref.Job + " did not run"}
 		case !o.State.Succeeded():
-			return &Outcome{State: StateSkipped, ExitCode: ExitError, Error: "skipped: job " + ref.Job + " did not succeed"}
+			return &Outcome{State: StateSkipped, ExitCode: exitcode.Error, Error: "skipped: job " + ref.Job + " did not succeed"}
 		}
 	}
 	return nil
@@ -531,7 +532,7 @@ func (s *scheduler) exec(st *Step, release func()) *Outcome {
 	}
 	in, err := s.input(st)
 	if err != nil {
-		return &Outcome{State: StateFailed, Err: err, ExitCode: ExitError}
+		return &Outcome{State: StateFailed, Err: err, ExitCode: exitcode.Error}
 	}
 	// The key is deterministic (identity and attempt follow from the
 	// manifest and the lock on disk; a --force nonce was written before the
@@ -649,7 +650,7 @@ func (s *scheduler) settle(st *Step, res job.Result, err error, ok State) *Outco
 		// Completed but not all saved: the next run downloads again.
 		s.p.Lock.Update(name, func(l *LockedJob) { l.Status, l.Files = higgsfield.StatusCompleted, nil })
 	}
-	if code := ExitCodeOf(err); code == ExitAuth {
+	if code := ExitCodeOf(err); code == exitcode.Auth {
 		s.stopAll(errAuth)
 	}
 	return o

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hf-cli/hf/pkg/await"
 	"github.com/hf-cli/hf/pkg/events"
+	"github.com/hf-cli/hf/pkg/exitcode"
 	"github.com/hf-cli/hf/pkg/higgsfield"
 	"github.com/hf-cli/hf/pkg/higgsfield/hftest"
 	"github.com/hf-cli/hf/pkg/job"
@@ -232,7 +233,7 @@ func TestRunFromPassesURLAndSkipsDependantsOfFailures(t *testing.T) {
 	if got := states(rep); got != "j1:generated j2:generated j3:generated j4:failed j5:skipped" {
 		t.Fatalf("states %s", got)
 	}
-	if rep.ExitCode() != ExitError {
+	if rep.ExitCode() != exitcode.Error {
 		t.Errorf("exit %d, want 1 (a job skipped)", rep.ExitCode())
 	}
 	byPrompt := map[string]hftest.Job{}
@@ -249,7 +250,7 @@ func TestRunFromPassesURLAndSkipsDependantsOfFailures(t *testing.T) {
 			t.Errorf("j%d image_url %v, want j%d's output %s", k, got, k-1, want)
 		}
 	}
-	if rep.Jobs[3].ExitCode != ExitFailed || rep.Jobs[4].Error == "" {
+	if rep.Jobs[3].ExitCode != exitcode.Failed || rep.Jobs[4].Error == "" {
 		t.Errorf("j4 exit %d, j5 error %q", rep.Jobs[3].ExitCode, rep.Jobs[4].Error)
 	}
 
@@ -278,10 +279,10 @@ func TestRunMixedOutcomesExitCodes(t *testing.T) {
 		outcomes map[string]string // prompt → status
 		want     int
 	}{
-		{"all failed", map[string]string{"prompt 1": "failed", "prompt 2": "failed"}, ExitFailed},
-		{"nsfw only", map[string]string{"prompt 2": "nsfw"}, ExitNSFW},
-		{"mixed", map[string]string{"prompt 1": "failed", "prompt 2": "nsfw"}, ExitError},
-		{"none", nil, ExitOK},
+		{"all failed", map[string]string{"prompt 1": "failed", "prompt 2": "failed"}, exitcode.Failed},
+		{"nsfw only", map[string]string{"prompt 2": "nsfw"}, exitcode.NSFW},
+		{"mixed", map[string]string{"prompt 1": "failed", "prompt 2": "nsfw"}, exitcode.Error},
+		{"none", nil, exitcode.OK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,7 +342,7 @@ func TestRunFailFastAndInterrupt(t *testing.T) {
 	r.manifest(6, nil)
 	r.srv.SetOutcome(hftest.Outcome{Status: "failed"})
 	rep, _ := r.run(runCfg{j: 1, failFast: true})
-	if rep.Summary.Failed != 1 || rep.Summary.NotRun != 5 || rep.ExitCode() != ExitFailed {
+	if rep.Summary.Failed != 1 || rep.Summary.NotRun != 5 || rep.ExitCode() != exitcode.Failed {
 		t.Fatalf("fail-fast: exit %d, %s", rep.ExitCode(), states(rep))
 	}
 
@@ -354,7 +355,7 @@ func TestRunFailFastAndInterrupt(t *testing.T) {
 			once.Do(func() { go func() { time.Sleep(20 * time.Millisecond); cancel(job.ErrInterrupt) }() })
 		}
 	}})
-	if rep.ExitCode() != ExitInterrupted || rep.Summary.NotRun < 4 {
+	if rep.ExitCode() != exitcode.Interrupted || rep.Summary.NotRun < 4 {
 		t.Fatalf("interrupt: exit %d, %s", rep.ExitCode(), states(rep))
 	}
 	// The queued requests were canceled.
