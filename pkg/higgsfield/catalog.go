@@ -264,15 +264,7 @@ const maxListed = 5000
 // 404, 405 or 501 is ErrNoModelListing.
 func (c *Client) Models(ctx context.Context) ([]Model, error) {
 	u := c.base.JoinPath("models").String()
-	data, err := retry(ctx, c, "models", func() ([]byte, error) {
-		actx, cancel := context.WithTimeout(ctx, apiCallTimeout)
-		defer cancel()
-		req, err := newRequest(actx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		return c.do(req, "")
-	})
+	data, err := c.call(ctx, "models", http.MethodGet, u, nil)
 	switch StatusCodeOf(err) {
 	case 0:
 	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:

@@ -477,6 +477,20 @@ func unreachable(err error) bool {
 // maxRetryAfter caps how long one Retry-After may hold a call.
 const maxRetryAfter = 2 * time.Minute
 
+// call sends one free, idempotent API call (each attempt bounded by
+// apiCallTimeout, retried as retry says) and returns the answer's body.
+func (c *Client) call(ctx context.Context, op, method, u string, body []byte) ([]byte, error) {
+	return retry(ctx, c, op, func() ([]byte, error) {
+		actx, cancel := context.WithTimeout(ctx, apiCallTimeout)
+		defer cancel()
+		req, err := newRequest(actx, method, u, body)
+		if err != nil {
+			return nil, err
+		}
+		return c.do(req, "")
+	})
+}
+
 func retry[T any](ctx context.Context, c *Client, op string, f func() (T, error)) (T, error) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = c.initial

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-
-	"github.com/cenkalti/backoff/v5"
 )
 
 // Deleted is the API's answer to DELETE /requests/{id} (a DeletedRequest;
@@ -35,28 +33,20 @@ func (c *Client) Delete(ctx context.Context, id string) (*Deleted, error) {
 		return nil, err
 	}
 	u := c.base.JoinPath("requests", id).String()
-	return retry(ctx, c, "delete", func() (*Deleted, error) {
-		actx, cancel := context.WithTimeout(ctx, apiCallTimeout)
-		defer cancel()
-		req, err := newRequest(actx, http.MethodDelete, u, nil)
-		if err != nil {
-			return nil, err
+	data, err := c.call(ctx, "delete", http.MethodDelete, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	d := &Deleted{RequestID: id}
+	if len(bytes.TrimSpace(data)) > 0 {
+		// An answer that is not an object is still a success.
+		_ = json.Unmarshal(data, &d.Fields)
+	}
+	if raw, ok := d.Fields["request_id"]; ok {
+		var got string
+		if json.Unmarshal(raw, &got) == nil && got != "" && got != id {
+			return nil, fmt.Errorf("delete answer is for %s, not %s", oneLine(got, 60), id)
 		}
-		data, err := c.do(req, "")
-		if err != nil {
-			return nil, err
-		}
-		d := &Deleted{RequestID: id}
-		if len(bytes.TrimSpace(data)) > 0 {
-			// An answer that is not an object is still a success.
-			_ = json.Unmarshal(data, &d.Fields)
-		}
-		if raw, ok := d.Fields["request_id"]; ok {
-			var got string
-			if json.Unmarshal(raw, &got) == nil && got != "" && got != id {
-				return nil, backoff.Permanent(fmt.Errorf("delete answer is for %s, not %s", oneLine(got, 60), id))
-			}
-		}
-		return d, nil
-	})
+	}
+	return d, nil
 }

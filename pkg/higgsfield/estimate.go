@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-
-	"github.com/cenkalti/backoff/v5"
 )
 
 // Estimate is the free price estimate of a generation. Credits and USD are
@@ -83,21 +81,9 @@ func (c *Client) Estimate(ctx context.Context, model string, params map[string]a
 		return nil, fmt.Errorf("encoding parameters: %w", err)
 	}
 	u := c.base.JoinPath("estimate", model).String()
-	return retry(ctx, c, "estimate", func() (*Estimate, error) {
-		actx, cancel := context.WithTimeout(ctx, apiCallTimeout)
-		defer cancel()
-		req, err := newRequest(actx, http.MethodPost, u, body)
-		if err != nil {
-			return nil, err
-		}
-		data, err := c.do(req, "")
-		if err != nil {
-			return nil, err
-		}
-		e, err := ParseEstimate(data)
-		if err != nil {
-			return nil, backoff.Permanent(err)
-		}
-		return e, nil
-	})
+	data, err := c.call(ctx, "estimate", http.MethodPost, u, body)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEstimate(data)
 }

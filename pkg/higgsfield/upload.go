@@ -66,27 +66,19 @@ func (c *Client) NewUploadTarget(ctx context.Context, contentType string) (*Uplo
 		return nil, err
 	}
 	u := c.base.JoinPath("files", "generate-upload-url").String()
-	return retry(ctx, c, "upload", func() (*UploadTarget, error) {
-		actx, cancel := context.WithTimeout(ctx, apiCallTimeout)
-		defer cancel()
-		req, err := newRequest(actx, http.MethodPost, u, reqBody)
-		if err != nil {
-			return nil, err
-		}
-		data, err := c.do(req, "")
-		if err != nil {
-			return nil, err
-		}
-		var t UploadTarget
-		if err := json.Unmarshal(data, &t); err != nil {
-			return nil, backoff.Permanent(fmt.Errorf("decoding upload slot: %w", err))
-		}
-		if err := t.check(); err != nil {
-			return nil, backoff.Permanent(err)
-		}
-		t.Issued = time.Now()
-		return &t, nil
-	})
+	data, err := c.call(ctx, "upload", http.MethodPost, u, reqBody)
+	if err != nil {
+		return nil, err
+	}
+	var t UploadTarget
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("decoding upload slot: %w", err)
+	}
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	t.Issued = time.Now()
+	return &t, nil
 }
 
 func (t *UploadTarget) check() error {
